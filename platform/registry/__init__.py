@@ -1,0 +1,1 @@
+"""Datasets, clips, checkpoints, training and generation runs: what the studies are built from."""

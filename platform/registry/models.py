@@ -1,0 +1,262 @@
+"""The registry: what a researcher has (datasets, checkpoints) and what the workers made of it (runs,
+pairs, samples). Rows hold persistence and state computed from their own columns; workflows live in
+services.py."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+CATEGORIES = ("baby", "cough", "dog", "drum", "fireworks", "gun", "hammer", "sneeze")
+
+
+class Split(models.TextChoices):
+    TRAIN = "train", "train"
+    VAL = "val", "validation"
+    TEST = "test", "test"
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "pending"
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    SUCCEEDED = "succeeded", "succeeded"
+    FAILED = "failed", "failed"
+    CANCELLED = "cancelled", "cancelled"
+
+
+FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+
+class Job(models.Model):
+    """State every long-running piece of work shows on the dashboard: status, progress, error."""
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    message = models.CharField(max_length=500, blank=True, help_text="Latest progress line or error summary.")
+    error = models.TextField(blank=True)
+    task_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def progress_percent(self) -> int:
+        if self.progress_total <= 0:
+            return 100 if self.status == Status.SUCCEEDED else 0
+        return min(100, round(100 * self.progress_done / self.progress_total))
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()
+
+
+class Dataset(Job):
+    """A collection of clips imported from one source. Its files live in storage under `root`."""
+
+    class Source(models.TextChoices):
+        SYNTHVAS = "synthvas", "SynthVAS (generated, exact ground truth)"
+        VAS = "vas", "VAS layout (precomputed features and mels)"
+        VIDEOS = "videos", "raw videos, one folder per category"
+
+    name = models.CharField(max_length=100, unique=True)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    source_path = models.CharField(max_length=1000, blank=True, help_text="Where the import read from.")
+    root = models.CharField(max_length=500, help_text="Folder in media storage holding the clip files.")
+    config = models.JSONField(default=dict, blank=True, help_text="Import parameters (seed, sizes, ...).")
+    stats = models.JSONField(default=dict, blank=True, help_text="Clip counts by split and category.")
+    problems = models.JSONField(default=list, blank=True, help_text="Files that could not be imported.")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("registry:dataset", args=[self.pk])
+
+
+class Clip(models.Model):
+    """One 10-s video with its sound and derived features. Paths are relative to media storage."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="clips")
+    clip_id = models.CharField(max_length=200)
+    category = models.CharField(max_length=32, db_index=True)
+    split = models.CharField(max_length=8, choices=Split.choices, db_index=True)
+    duration_s = models.FloatField(default=10.0)
+    video = models.FileField(max_length=500, blank=True)
+    audio = models.FileField(max_length=500, blank=True)
+    mel_hifigan = models.FileField(max_length=500, blank=True, help_text="(80, 860) HiFi-GAN format")
+    mel_vas = models.FileField(max_length=500, blank=True, help_text="(80, 860) RegNet/VAS format in [0,1]")
+    features = models.FileField(max_length=500, blank=True, help_text="(215, 2048) rgb ‖ flow")
+    meta = models.JSONField(default=dict, blank=True, help_text="Ground truth and provenance.")
+
+    class Meta:
+        ordering = ["dataset", "category", "clip_id"]
+        constraints = [models.UniqueConstraint(fields=["dataset", "clip_id"], name="clip_unique_per_dataset")]
+        indexes = [models.Index(fields=["dataset", "split", "category"])]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.name}:{self.clip_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("registry:clip", args=[self.pk])
+
+
+class TrainingRun(Job):
+    """Training one system on a dataset; produces checkpoints."""
+
+    class System(models.TextChoices):
+        VARIETYSOUND = "varietysound", "VarietySound (proposed)"
+        CASCADE = "cascade", "cascade baseline (RegNet → sound conversion)"
+
+    system = models.CharField(max_length=32, choices=System.choices)
+    preset = models.CharField(max_length=32, default="tiny")
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="training_runs")
+    category = models.CharField(max_length=32, blank=True, help_text="Empty: all categories.")
+    config = models.JSONField(default=dict, blank=True)
+    seed = models.IntegerField(default=0)
+    metrics = models.JSONField(default=dict, blank=True, help_text="Latest losses and validation figures.")
+    log_file = models.FileField(max_length=500, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        target = self.category or "all categories"
+        return f"{self.get_system_display()} · {self.preset} · {self.dataset.name} · {target}"
+
+
+class Checkpoint(models.Model):
+    """A self-describing model file. `sha256` identifies it: workers cache loaded models by it."""
+
+    class Kind(models.TextChoices):
+        VARIETYSOUND = "varietysound", "VarietySound generator"
+        CASCADE = "cascade", "cascade (video-to-sound + sound converter)"
+        HIFIGAN = "hifigan", "HiFi-GAN vocoder"
+
+    class Role(models.TextChoices):
+        PROPOSED = "proposed", "proposed"
+        BASELINE = "baseline", "baseline"
+        ABLATION = "ablation", "ablation"
+        VOCODER = "vocoder", "vocoder"
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    role = models.CharField(max_length=16, choices=Role.choices)
+    config = models.JSONField(default=dict, blank=True)
+    file = models.FileField(max_length=500)
+    sha256 = models.CharField(max_length=64, unique=True)
+    size_bytes = models.BigIntegerField()
+    step = models.PositiveIntegerField(default=0)
+    dataset = models.ForeignKey(
+        Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="checkpoints"
+    )
+    training_run = models.ForeignKey(
+        TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="checkpoints"
+    )
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()}, step {self.step})"
+
+
+class GenerationRun(Job):
+    """One application of the paper's evaluation protocol: selection, generation, metrics."""
+
+    name = models.CharField(max_length=200)
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="generation_runs")
+    spec = models.JSONField(default=dict, help_text="Systems, categories, seed, counts: the whole job spec.")
+    seed = models.IntegerField(default=0)
+    summary = models.JSONField(default=dict, blank=True, help_text="Metric tables by category × system.")
+    warnings = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Pair(models.Model):
+    """A (video, reference audio) input of the protocol, recorded so a run can be audited."""
+
+    class Task(models.TextChoices):
+        REALISM = "realism", "audio realism"
+        ALIGNMENT = "alignment", "temporal alignment"
+        TIMBRE = "timbre", "timbre similarity"
+        ABLATION = "ablation", "ablation"
+
+    run = models.ForeignKey(GenerationRun, on_delete=models.CASCADE, related_name="pairs")
+    task = models.CharField(max_length=16, choices=Task.choices)
+    category = models.CharField(max_length=32)
+    index = models.PositiveIntegerField(help_text="Position within (run, task, category).")
+    video_clip = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="pairs_as_video")
+    reference_clip = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="pairs_as_reference")
+
+    class Meta:
+        ordering = ["run", "task", "category", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "task", "category", "index"], name="pair_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        kind = "original" if self.is_original else "swapped"
+        return f"{self.task}/{self.category}#{self.index} ({kind})"
+
+    @property
+    def is_original(self) -> bool:
+        """The reference is the video's own audio (ablation, MCD), not a swapped one."""
+        return self.video_clip_id == self.reference_clip_id
+
+
+class Sample(models.Model):
+    """What one system produced for one pair (or the vocoded ground truth). A task that runs twice
+    finds the existing row: (pair, system) is unique."""
+
+    run = models.ForeignKey(GenerationRun, on_delete=models.CASCADE, related_name="samples")
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="samples")
+    system = models.CharField(max_length=100, help_text="'ground_truth' or a system key from the run spec.")
+    checkpoint = models.ForeignKey(
+        Checkpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="samples"
+    )
+    variant = models.JSONField(default=dict, blank=True, help_text="Inference-time ablation switches.")
+    audio = models.FileField(max_length=500, blank=True)
+    video = models.FileField(max_length=500, blank=True, help_text="The video muxed with this audio.")
+    metrics = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["run", "pair", "system"]
+        constraints = [
+            models.UniqueConstraint(fields=["pair", "system"], name="sample_unique_per_pair_system"),
+            models.CheckConstraint(
+                condition=~Q(status=Status.SUCCEEDED) | ~Q(audio=""), name="sample_succeeded_has_audio"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system} · {self.pair}"

@@ -1,0 +1,1 @@
+"""MOS studies: stimuli, raters, assignments, ratings, Mechanical Turk HITs and results."""

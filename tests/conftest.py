@@ -1,0 +1,46 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def ci_mode() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path_factory):
+    """Every test writes media into its own temporary folder, never into var/."""
+    media = tmp_path_factory.mktemp("media")
+    settings.MEDIA_ROOT = media
+    storages = dict(settings.STORAGES)
+    if storages["default"]["BACKEND"].endswith("FileSystemStorage"):
+        storages["default"] = {
+            **storages["default"],
+            "OPTIONS": {**storages["default"]["OPTIONS"], "location": str(media)},
+        }
+        settings.STORAGES = storages
+    yield
+
+
+@pytest.fixture
+def researcher(django_user_model):
+    from django.contrib.auth.models import Group
+
+    from registry.access import RESEARCHERS_GROUP
+
+    user = django_user_model.objects.create_user("alice", password="a-long-test-password-1")
+    user.groups.add(Group.objects.get_or_create(name=RESEARCHERS_GROUP)[0])
+    return user
+
+
+@pytest.fixture
+def researcher_client(client, researcher):
+    client.force_login(researcher)
+    return client

@@ -1,0 +1,118 @@
+"""A task sent through the broker to a separately started worker lands its result in the database.
+
+Runs in the second pass of `make test` (DATABASE_URL on PostgreSQL, CELERY_BROKER_URL on Redis).
+In the embedded pass it is skipped with the reason printed; with CI=true, unreachable services in
+the services pass are a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from registry import tasks
+from registry.models import Clip, Dataset
+from tests.conftest import REPO, ci_mode
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+
+def _services_or_skip() -> None:
+    if not settings.CELERY_BROKER_URL or connection.vendor != "postgresql":
+        pytest.skip(
+            "needs DATABASE_URL on PostgreSQL and CELERY_BROKER_URL: runs in the services pass of `make test`"
+        )
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=5).ping()
+    except redis.RedisError as exc:
+        message = f"broker unreachable: {exc}"
+        if ci_mode():
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def _worker_database_url() -> str:
+    db = settings.DATABASES["default"]  # pytest-django has switched NAME to the test database
+    auth = quote(db["USER"], safe="")
+    if db["PASSWORD"]:
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker():
+    _services_or_skip()
+    name = f"test-{uuid.uuid4().hex[:8]}@localhost"
+    env = {**os.environ, "DATABASE_URL": _worker_database_url(), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "--workdir",
+            "platform",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            "default,cpu",
+            "--concurrency",
+            "1",
+            "--hostname",
+            name,
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    yield process
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def test_a_task_sent_through_redis_is_run_by_a_separate_worker_into_postgres(worker):
+    assert settings.CELERY_TASK_ALWAYS_EAGER is False
+    dataset = Dataset.objects.create(name="distributed", source=Dataset.Source.VAS, root="datasets/d")
+    for i, split in enumerate(["train", "train", "val", "test"]):
+        Clip.objects.create(dataset=dataset, clip_id=f"video_{i:05d}", category="dog", split=split)
+
+    result = tasks.dataset_refresh_stats.delay(dataset.id)
+    try:
+        returned = result.get(timeout=120)
+    except Exception:
+        worker.terminate()
+        output = worker.communicate(timeout=30)[0]
+        pytest.fail(f"the worker did not run the task; its output:\n{output[-4000:]}")
+
+    assert returned["by_split"] == {"test": 1, "train": 2, "val": 1}
+    dataset.refresh_from_db()
+    assert dataset.stats["clips"] == 4, "the worker's write is visible in PostgreSQL"
+    assert worker.poll() is None, "the worker is a separate, still-running process"
+    # The result travelled through the broker's result backend, not an in-process call.
+    assert result.backend.__class__.__name__ == "RedisBackend"
+    deadline = time.monotonic() + 5
+    while result.state != "SUCCESS" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert result.state == "SUCCESS"
