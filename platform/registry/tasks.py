@@ -14,3 +14,9 @@ from registry import services
 @shared_task(name="default.dataset_refresh_stats")
 def dataset_refresh_stats(dataset_id: int) -> dict:
     return services.dataset_refresh_stats(dataset_id=dataset_id)
+
+
+@shared_task(name="cpu.dataset_import")
+def dataset_import(dataset_id: int) -> dict:
+    dataset = services.dataset_import(dataset_id=dataset_id)
+    return {"dataset": dataset.pk, "status": dataset.status, "stats": dataset.stats}

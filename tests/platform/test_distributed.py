@@ -17,10 +17,11 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 
 from registry import tasks
-from registry.models import Clip, Dataset
+from registry.models import Clip, Dataset, Status
 from tests.conftest import REPO, ci_mode
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -54,7 +55,12 @@ def _worker_database_url() -> str:
 def worker():
     _services_or_skip()
     name = f"test-{uuid.uuid4().hex[:8]}@localhost"
-    env = {**os.environ, "DATABASE_URL": _worker_database_url(), "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _worker_database_url(),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "PYTHONUNBUFFERED": "1",
+    }
     process = subprocess.Popen(
         [
             sys.executable,
@@ -116,3 +122,26 @@ def test_a_task_sent_through_redis_is_run_by_a_separate_worker_into_postgres(wor
     while result.state != "SUCCESS" and time.monotonic() < deadline:
         time.sleep(0.1)
     assert result.state == "SUCCESS"
+
+
+def test_an_import_runs_on_a_cpu_worker_and_the_command_follows_its_progress(worker, capsys):
+    call_command(
+        "make_synthvas",
+        "--clips-per-category",
+        "2",
+        "--seconds",
+        "1.2",
+        "--categories",
+        "gun",
+        "--workers",
+        "1",
+        "--name",
+        "via-worker",
+    )
+    out = capsys.readouterr().out
+    assert "Queued on the cpu queue" in out
+    dataset = Dataset.objects.get(name="via-worker")
+    assert dataset.status == Status.SUCCEEDED, dataset.error
+    assert dataset.task_id and dataset.stats["clips"] == 2
+    clip = dataset.clips.first()
+    assert (settings.MEDIA_ROOT / clip.video.name).is_file(), "the worker wrote into the shared media folder"
