@@ -12,7 +12,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 DEBIAN_PACKAGES := ffmpeg chromium chromium-driver
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup system-packages demo serve test test-embedded test-services bench lint format clean
+.PHONY: help setup system-packages demo test test-embedded test-services bench lint format clean
 
 help:
 	@echo "make demo    set up, build the demo data, serve the dashboard on http://127.0.0.1:$(PORT)/"
@@ -45,8 +45,11 @@ $(STAMP): pyproject.toml
 	$(PY) -c "import torch, django, celery; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $(STAMP)
 
+# Embedded defaults: SQLite and media under var/, tasks in-process, CPU. Re-running keeps what exists.
+DEMO_CLIPS ?= 8
 demo: setup
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
+	DJANGO_DEBUG=1 $(PY) manage.py make_synthvas --clips-per-category $(DEMO_CLIPS) --seconds 10 --name synthvas-demo
 	DJANGO_DEBUG=1 $(PY) manage.py create_researcher researcher
 	@echo "Open http://127.0.0.1:$(PORT)/ and log in with the credentials above (Ctrl-C stops the server)."
 	DJANGO_DEBUG=1 $(PY) manage.py runserver --noreload 127.0.0.1:$(PORT)

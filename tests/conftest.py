@@ -44,3 +44,25 @@ def researcher(django_user_model):
 def researcher_client(client, researcher):
     client.force_login(researcher)
     return client
+
+
+@pytest.fixture(scope="session")
+def live_server(request):
+    """pytest-django's live server, minus Django's test-only media handler.
+
+    Django's LiveServerThread answers MEDIA_URL itself, without HTTP ranges; in the embedded default
+    the site's own range-aware media view serves those URLs, and that is what the browser tests must
+    meet (video seeking depends on it). The handler is built when the server thread starts, so the
+    substitution lasts only for the start.
+    """
+    import django.test.testcases as testcases
+    from pytest_django.live_server_helper import LiveServer
+
+    original = testcases._MediaFilesHandler
+    testcases._MediaFilesHandler = lambda app: app
+    try:
+        server = LiveServer(os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS", "localhost"))
+    finally:
+        testcases._MediaFilesHandler = original
+    request.addfinalizer(server.stop)
+    return server
