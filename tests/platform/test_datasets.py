@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from inference.audio import save_wav
+from inference.data.vas import FLOW_DIR, RGB_DIR
+from inference.video import write_video
 from registry.models import Clip, Dataset, Status
+from tests.fakes import DOG, DRUM, write_fake_vas
 
 pytestmark = pytest.mark.django_db
 
@@ -83,3 +88,40 @@ def test_the_dataset_page_lists_splits_and_clips(synth, researcher_client):
     html = response.content.decode()
     assert response.context["clip_count"] == 6
     assert "Splits by category" in html and "drum" in html
+
+
+def test_import_vas_builds_clips_with_the_right_shapes_splits_and_categories(tmp_path, settings):
+    tree = tmp_path / "vas" / "data" / "features"
+    write_fake_vas(tree, filelists_in=tmp_path / "vas" / "filelists")
+    (tree / "dog" / RGB_DIR / "video_00099.pkl").write_bytes(b"not a pickle")  # one broken clip
+    (tree / "dog" / FLOW_DIR / "video_00099.pkl").write_bytes(b"not a pickle")
+    call_command("import_vas", str(tmp_path / "vas"), "--name", "fake-vas")
+    dataset = Dataset.objects.get(name="fake-vas")
+    assert dataset.status == Status.SUCCEEDED
+    assert set(dataset.stats["by_category"]) == {"dog", "drum"}
+    assert dataset.stats["clips"] == len(DOG) + len(DRUM)
+    assert dataset.stats["by_split"]["train"] == 5, "the training filelist decides the train split"
+    assert any("video_00099" in p["source"] for p in dataset.problems), "the broken clip is reported"
+    clip = Clip.objects.get(dataset=dataset, clip_id="video_00001")
+    assert (clip.category, clip.split) == ("dog", "train")
+    assert np.load(settings.MEDIA_ROOT / clip.features.name).shape == (215, 2048)
+    mel = np.load(settings.MEDIA_ROOT / clip.mel_vas.name)
+    assert mel.shape == (80, 860) and 0.0 <= mel.min() and mel.max() <= 1.0
+    assert np.load(settings.MEDIA_ROOT / clip.mel_hifigan.name).shape == (80, 860)
+
+
+def test_import_videos_imports_good_videos_and_reports_a_corrupt_one(tmp_path, settings):
+    folder = tmp_path / "raw" / "hammer"
+    folder.mkdir(parents=True)
+    frames = np.zeros((43, 64, 80, 3), np.uint8)
+    frames[20:23] = 255  # a flash: something for the features to see
+    wav = (0.2 * np.sin(np.linspace(0, 2000, 44100))).astype(np.float32)
+    save_wav(tmp_path / "strike.wav", wav)
+    write_video(frames, 21.5, folder / "strike.mp4", wav=tmp_path / "strike.wav")
+    (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 definitely not a video")
+    call_command("import_videos", str(tmp_path / "raw"), "--name", "raw")
+    dataset = Dataset.objects.get(name="raw")
+    assert dataset.stats["clips"] == 1
+    assert [p["source"].endswith("broken.mp4") for p in dataset.problems] == [True]
+    clip = Clip.objects.get(dataset=dataset)
+    assert clip.clip_id == "hammer_strike" and clip.video and clip.audio
