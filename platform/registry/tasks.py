@@ -7,6 +7,7 @@ when it enqueues, and it never imports torch.
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from registry import services
 
@@ -20,3 +21,14 @@ def dataset_refresh_stats(dataset_id: int) -> dict:
 def dataset_import(dataset_id: int) -> dict:
     dataset = services.dataset_import(dataset_id=dataset_id)
     return {"dataset": dataset.pk, "status": dataset.status, "stats": dataset.stats}
+
+
+@shared_task(
+    name="gpu.train",
+    time_limit=settings.CELERY_TRAINING_TIME_LIMIT,
+    soft_time_limit=settings.CELERY_TRAINING_TIME_LIMIT - 60,
+)
+def train(training_run_id: int) -> dict:
+    run = services.training_run_execute(run_id=training_run_id)
+    checkpoint = run.checkpoints.order_by("-created_at").first()
+    return {"training_run": run.pk, "status": run.status, "checkpoint": checkpoint.pk if checkpoint else None}

@@ -1,4 +1,4 @@
-"""Registry workflows. Views and tasks call these; they hold no request or task objects."""
+"""Datasets: import from a source (SynthVAS, VAS layout, raw videos) and keep their statistics."""
 
 from __future__ import annotations
 
@@ -13,49 +13,11 @@ from pathlib import Path
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 from django.utils.text import slugify
 
 from inference.data.records import ImportProblem
-from registry.models import CATEGORIES, FINISHED, Clip, Dataset, Job, Status
-
-
-def job_start(*, job: Job, total: int = 0, message: str = "") -> bool:
-    """Mark a job running. Returns False if it already finished (a redelivered task must not redo it)."""
-    updated = (
-        type(job)
-        .objects.filter(pk=job.pk)
-        .exclude(status__in=FINISHED)
-        .update(
-            status=Status.RUNNING,
-            started_at=timezone.now(),
-            progress_done=0,
-            progress_total=total,
-            message=message[:500],
-            error="",
-        )
-    )
-    job.refresh_from_db()
-    return updated == 1
-
-
-def job_progress(*, job: Job, done: int, total: int | None = None, message: str = "") -> None:
-    fields: dict = {"progress_done": done, "message": message[:500]}
-    if total is not None:
-        fields["progress_total"] = total
-    type(job).objects.filter(pk=job.pk).update(**fields)
-
-
-def job_finish(*, job: Job, error: str = "", message: str = "") -> None:
-    status = Status.FAILED if error else Status.SUCCEEDED
-    fields: dict = {"status": status, "finished_at": timezone.now(), "error": error}
-    if message or error:
-        fields["message"] = (message or error.strip().splitlines()[-1])[:500]
-    if not error:
-        fields["progress_done"] = F("progress_total")
-    type(job).objects.filter(pk=job.pk).update(**fields)
-    job.refresh_from_db()
+from registry.models import CATEGORIES, Clip, Dataset, Status
+from registry.services.jobs import job_finish, job_progress, job_start
 
 
 def dataset_refresh_stats(*, dataset_id: int) -> dict:
@@ -77,8 +39,6 @@ def dataset_refresh_stats(*, dataset_id: int) -> dict:
         dataset.save(update_fields=["stats"])
     return stats
 
-
-# --- datasets ---------------------------------------------------------------------------------------
 
 ProgressCallback = Callable[[int, int, str], None]
 _FILE_FIELDS = ("video", "audio", "mel_hifigan", "mel_vas", "features")

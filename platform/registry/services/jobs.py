@@ -1,0 +1,45 @@
+"""Job state shared by datasets, training and generation runs: start, progress, finish."""
+
+from __future__ import annotations
+
+from django.db.models import F
+from django.utils import timezone
+
+from registry.models import FINISHED, Job, Status
+
+
+def job_start(*, job: Job, total: int = 0, message: str = "") -> bool:
+    """Mark a job running. Returns False if it already finished (a redelivered task must not redo it)."""
+    updated = (
+        type(job)
+        .objects.filter(pk=job.pk)
+        .exclude(status__in=FINISHED)
+        .update(
+            status=Status.RUNNING,
+            started_at=timezone.now(),
+            progress_done=0,
+            progress_total=total,
+            message=message[:500],
+            error="",
+        )
+    )
+    job.refresh_from_db()
+    return updated == 1
+
+
+def job_progress(*, job: Job, done: int, total: int | None = None, message: str = "") -> None:
+    fields: dict = {"progress_done": done, "message": message[:500]}
+    if total is not None:
+        fields["progress_total"] = total
+    type(job).objects.filter(pk=job.pk).update(**fields)
+
+
+def job_finish(*, job: Job, error: str = "", message: str = "") -> None:
+    status = Status.FAILED if error else Status.SUCCEEDED
+    fields: dict = {"status": status, "finished_at": timezone.now(), "error": error}
+    if message or error:
+        fields["message"] = (message or error.strip().splitlines()[-1])[:500]
+    if not error:
+        fields["progress_done"] = F("progress_total")
+    type(job).objects.filter(pk=job.pk).update(**fields)
+    job.refresh_from_db()
