@@ -73,6 +73,6 @@ class PairAdmin(admin.ModelAdmin):
 
 @admin.register(Sample)
 class SampleAdmin(admin.ModelAdmin):
-    list_display = ("id", "run", "system", "pair", "status")
-    list_filter = ("system", "status")
-    raw_id_fields = ("pair", "checkpoint")
+    list_display = ("id", "run", "task", "category", "system", "pair", "clip", "status")
+    list_filter = ("task", "system", "status")
+    raw_id_fields = ("pair", "clip", "source", "checkpoint")

@@ -232,31 +232,70 @@ class Pair(models.Model):
 
 
 class Sample(models.Model):
-    """What one system produced for one pair (or the vocoded ground truth). A task that runs twice
-    finds the existing row: (pair, system) is unique."""
+    """What one system produced for one input, or a vocoded ground truth.
+
+    Model samples belong to a pair; ground-truth samples to a clip (the vocoded ground-truth mel of that
+    clip, never the raw recording). Alignment samples reuse the audio of their realism `source` muxed
+    onto the video. Uniqueness is in the database, so a task that runs twice finds the existing row.
+    """
 
     run = models.ForeignKey(GenerationRun, on_delete=models.CASCADE, related_name="samples")
-    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="samples")
-    system = models.CharField(max_length=100, help_text="'ground_truth' or a system key from the run spec.")
+    task = models.CharField(max_length=16, choices=Pair.Task.choices)
+    category = models.CharField(max_length=32)
+    system = models.CharField(max_length=100, help_text="'ground_truth' or a system key of the run spec.")
+    pair = models.ForeignKey(Pair, null=True, blank=True, on_delete=models.CASCADE, related_name="samples")
+    clip = models.ForeignKey(
+        Clip,
+        on_delete=models.PROTECT,
+        related_name="samples",
+        help_text="The video clip (ground truth: its clip).",
+    )
+    source = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="derived",
+        help_text="For alignment samples: the realism sample whose audio is muxed onto the video.",
+    )
     checkpoint = models.ForeignKey(
         Checkpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="samples"
     )
-    variant = models.JSONField(default=dict, blank=True, help_text="Inference-time ablation switches.")
+    variant = models.CharField(max_length=64, blank=True, help_text="Inference-time variant (ablations).")
     audio = models.FileField(max_length=500, blank=True)
+    mel = models.FileField(
+        max_length=500, blank=True, help_text="The generated (or ground-truth) HiFi-GAN mel."
+    )
     video = models.FileField(max_length=500, blank=True, help_text="The video muxed with this audio.")
     metrics = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        ordering = ["run", "pair", "system"]
+        ordering = ["run", "task", "category", "system", "pair__index", "clip__clip_id"]
         constraints = [
-            models.UniqueConstraint(fields=["pair", "system"], name="sample_unique_per_pair_system"),
+            models.UniqueConstraint(
+                fields=["pair", "system"],
+                condition=Q(pair__isnull=False),
+                name="sample_unique_per_pair_system",
+            ),
+            models.UniqueConstraint(
+                fields=["run", "task", "clip", "system"],
+                condition=Q(pair__isnull=True),
+                name="sample_unique_ground_truth_per_task_clip",
+            ),
             models.CheckConstraint(
                 condition=~Q(status=Status.SUCCEEDED) | ~Q(audio=""), name="sample_succeeded_has_audio"
             ),
         ]
+        indexes = [models.Index(fields=["run", "task", "status"])]
 
     def __str__(self) -> str:
-        return f"{self.system} · {self.pair}"
+        target = str(self.pair) if self.pair_id else f"{self.task}/{self.clip.clip_id}"
+        return f"{self.system} · {target}"
+
+    @property
+    def is_ground_truth(self) -> bool:
+        return self.pair_id is None

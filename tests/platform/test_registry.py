@@ -91,10 +91,24 @@ def test_a_second_sample_for_the_same_pair_and_system_is_refused():
     pair = Pair.objects.create(
         run=run, task=Pair.Task.REALISM, category="dog", index=0, video_clip=clip, reference_clip=clip
     )
-    Sample.objects.create(run=run, pair=pair, system="ground_truth", audio="a.wav", status=Status.SUCCEEDED)
+    common = {"run": run, "task": "realism", "category": "dog", "clip": clip}
+    Sample.objects.create(**common, pair=pair, system="proposed", audio="a.wav", status=Status.SUCCEEDED)
     with pytest.raises(IntegrityError), transaction.atomic():
-        Sample.objects.create(run=run, pair=pair, system="ground_truth")
+        Sample.objects.create(**common, pair=pair, system="proposed")
     assert pair.is_original
+
+
+def test_a_second_ground_truth_of_the_same_clip_and_task_is_refused():
+    dataset = make_dataset()
+    run = GenerationRun.objects.create(name="r", dataset=dataset)
+    clip = dataset.clips.first()
+    common = {"run": run, "task": "timbre", "category": "dog", "clip": clip, "system": "ground_truth"}
+    Sample.objects.create(**common)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Sample.objects.create(**common)
+    Sample.objects.create(
+        **{**common, "task": "realism"}
+    )  # the same clip in another task is another stimulus
 
 
 def test_a_sample_cannot_succeed_without_audio():
@@ -105,7 +119,15 @@ def test_a_sample_cannot_succeed_without_audio():
         run=run, task=Pair.Task.TIMBRE, category="dog", index=0, video_clip=clip, reference_clip=clip
     )
     with pytest.raises(IntegrityError), transaction.atomic():
-        Sample.objects.create(run=run, pair=pair, system="proposed", status=Status.SUCCEEDED)
+        Sample.objects.create(
+            run=run,
+            task="timbre",
+            category="dog",
+            clip=clip,
+            pair=pair,
+            system="proposed",
+            status=Status.SUCCEEDED,
+        )
 
 
 def test_a_finished_job_is_not_started_again():
