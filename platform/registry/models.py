@@ -23,6 +23,7 @@ class Status(models.TextChoices):
     PENDING = "pending", "pending"
     QUEUED = "queued", "queued"
     RUNNING = "running", "running"
+    FINALIZING = "finalizing", "finalizing"  # every item is done; summaries are being computed
     SUCCEEDED = "succeeded", "succeeded"
     FAILED = "failed", "failed"
     CANCELLED = "cancelled", "cancelled"

@@ -6,7 +6,7 @@ when it enqueues, and it never imports torch.
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 
 from registry import services
@@ -32,3 +32,72 @@ def train(training_run_id: int) -> dict:
     run = services.training_run_execute(run_id=training_run_id)
     checkpoint = run.checkpoints.order_by("-created_at").first()
     return {"training_run": run.pk, "status": run.status, "checkpoint": checkpoint.pk if checkpoint else None}
+
+
+class WorkerTask(Task):
+    """Holds what a worker process loads once: generation models by checkpoint hash and the timbre
+    encoder. Celery creates one instance of each task class per process, so these live per process."""
+
+    _model_cache = None
+    _timbre_encoder = None
+
+    @property
+    def model_cache(self):
+        if self._model_cache is None:
+            from inference.generate import ModelCache
+
+            type(self)._model_cache = ModelCache(settings.INFERENCE_DEVICE)
+        return self._model_cache
+
+    @property
+    def timbre_encoder(self):
+        if self._timbre_encoder is None:
+            from inference.metrics.timbre import TimbreEncoder
+
+            type(self)._timbre_encoder = TimbreEncoder("cpu")
+        return self._timbre_encoder
+
+
+@shared_task(name="default.generation_run_start")
+def generation_run_start(run_id: int) -> dict:
+    run = services.generation_run_start(run_id=run_id)
+    return {"run": run.pk, "status": run.status}
+
+
+def _batch_failed(task, exc, task_id, args, kwargs, einfo) -> None:
+    run_id, _system, sample_ids = args
+    services.generation_batch_failed(sample_ids=sample_ids, error=f"{type(exc).__name__}: {exc}\n{einfo}")
+    services.generation_run_check_complete(run_id=run_id)
+
+
+@shared_task(
+    name="gpu.generation_batch",
+    base=WorkerTask,
+    bind=True,
+    autoretry_for=(OSError, RuntimeError),
+    retry_backoff=10,
+    max_retries=2,
+    on_failure=_batch_failed,
+)
+def generation_batch(self, run_id: int, system_key: str, sample_ids: list[int]) -> dict:
+    result = services.generation_batch_run(
+        run_id=run_id, system_key=system_key, sample_ids=sample_ids, cache=self.model_cache
+    )
+    if result.get("ids"):
+        samples_finish.delay(run_id, result["ids"])
+    else:
+        services.generation_run_check_complete(run_id=run_id)
+    return {k: v for k, v in result.items() if k != "ids"}
+
+
+@shared_task(name="cpu.samples_finish", autoretry_for=(OSError,), retry_backoff=5, max_retries=2)
+def samples_finish(run_id: int, sample_ids: list[int]) -> int:
+    finished = services.samples_finish(run_id=run_id, sample_ids=sample_ids)
+    services.generation_run_check_complete(run_id=run_id)
+    return finished
+
+
+@shared_task(name="cpu.generation_run_finalize", base=WorkerTask, bind=True)
+def generation_run_finalize(self, run_id: int) -> dict:
+    run = services.generation_run_finalize(run_id=run_id, encoder=self.timbre_encoder)
+    return {"run": run.pk, "status": run.status}

@@ -4,6 +4,17 @@ Functions take keyword-only arguments and are named `<thing>_<action>`.
 """
 
 from registry.services.datasets import dataset_import, dataset_prepare, dataset_refresh_stats
+from registry.services.generation import (
+    generation_batch_failed,
+    generation_batch_run,
+    generation_run_check_complete,
+    generation_run_create,
+    generation_run_finalize,
+    generation_run_plan,
+    generation_run_start,
+    protocol_systems,
+    samples_finish,
+)
 from registry.services.jobs import job_finish, job_progress, job_start
 from registry.services.training import (
     checkpoint_local_path,
@@ -13,6 +24,15 @@ from registry.services.training import (
 )
 
 __all__ = [
+    "generation_batch_failed",
+    "generation_batch_run",
+    "generation_run_check_complete",
+    "generation_run_create",
+    "generation_run_finalize",
+    "generation_run_plan",
+    "generation_run_start",
+    "protocol_systems",
+    "samples_finish",
     "checkpoint_local_path",
     "checkpoint_register",
     "training_run_create",

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from django.db.models import F
+from django.dispatch import Signal
 from django.utils import timezone
 
 from registry.models import FINISHED, Job, Status
+
+# Sent on every progress update, so a command running the work in-process can draw a progress bar.
+job_progressed = Signal()  # kwargs: job_id, done, total, message
 
 
 def job_start(*, job: Job, total: int = 0, message: str = "") -> bool:
@@ -32,6 +36,7 @@ def job_progress(*, job: Job, done: int, total: int | None = None, message: str 
     if total is not None:
         fields["progress_total"] = total
     type(job).objects.filter(pk=job.pk).update(**fields)
+    job_progressed.send(sender=type(job), job_id=job.pk, done=done, total=total, message=message)
 
 
 def job_finish(*, job: Job, error: str = "", message: str = "") -> None:

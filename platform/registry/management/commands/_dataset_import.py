@@ -4,14 +4,12 @@ its progress from the database), then print the splits and any problems."""
 
 from __future__ import annotations
 
-import time
-
 from celery.result import AsyncResult
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from registry import services, tasks
+from registry.management.commands._progress import JobProgress
 from registry.models import Dataset, Status
 
 
@@ -49,43 +47,17 @@ class DatasetImportCommand(BaseCommand):
         return dataset
 
     def _run_here(self, dataset: Dataset) -> Dataset:
-        with tqdm(desc=dataset.name, unit="clip", dynamic_ncols=True) as bar:
-
-            def progress(done: int, total: int, message: str) -> None:
-                bar.total = total
-                bar.n = done
-                bar.refresh()
-
+        with JobProgress(dataset, unit="clip", queue="cpu"):
             try:
-                services.dataset_import(dataset_id=dataset.pk, progress=progress)
+                services.dataset_import(dataset_id=dataset.pk)
             except Exception:  # recorded on the dataset; reported below
                 pass
         dataset.refresh_from_db()
         return dataset
 
     def _follow(self, dataset: Dataset, result: AsyncResult) -> Dataset:
-        """Follow the import's progress from the database until it finishes. A task that died before
-        it could record anything is caught through its Celery state; a task nobody picks up gets a hint."""
-        started = time.monotonic()
-        hinted = False
-        with tqdm(desc=dataset.name, unit="clip", dynamic_ncols=True) as bar:
-            while True:
-                dataset.refresh_from_db()
-                bar.total = dataset.progress_total or None
-                bar.n = dataset.progress_done
-                bar.set_postfix_str(dataset.status)
-                if dataset.is_finished:
-                    return dataset
-                if result.state == "FAILURE":
-                    services.job_finish(job=dataset, error=f"the import task failed: {result.result!r}")
-                    return dataset
-                if not hinted and dataset.status == Status.QUEUED and time.monotonic() - started > 15:
-                    bar.write(
-                        "still queued: is a worker consuming the cpu queue? "
-                        "(celery --workdir platform -A config worker -Q cpu,default); Ctrl-C leaves it queued"
-                    )
-                    hinted = True
-                time.sleep(1.0)
+        with JobProgress(dataset, unit="clip", queue="cpu") as progress:
+            return progress.follow(result)
 
     def _report(self, dataset: Dataset) -> None:
         stats = dataset.stats or {}

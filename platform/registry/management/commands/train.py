@@ -8,13 +8,12 @@ In-process with a progress bar on the embedded default; on a `gpu` worker when a
 
 from __future__ import annotations
 
-import time
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from registry import services, tasks
+from registry.management.commands._progress import JobProgress
 from registry.models import Dataset, Status, TrainingRun
 from registry.services.training import DISCRIMINATOR_SWITCHES, PRESETS
 
@@ -87,16 +86,5 @@ class Command(BaseCommand):
         return run
 
     def _follow(self, run: TrainingRun, result) -> TrainingRun:
-        with tqdm(desc=f"train #{run.pk}", unit="step", dynamic_ncols=True) as bar:
-            while True:
-                run.refresh_from_db()
-                bar.total = run.progress_total or None
-                bar.n = run.progress_done
-                bar.set_postfix_str(run.message or run.status)
-                if run.is_finished:
-                    return run
-                if result.state == "FAILURE":
-                    services.job_finish(job=run, error=f"the training task failed: {result.result!r}")
-                    run.refresh_from_db()
-                    return run
-                time.sleep(2.0)
+        with JobProgress(run, unit="step", queue="gpu") as progress:
+            return progress.follow(result, interval_s=2.0)

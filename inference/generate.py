@@ -1,0 +1,211 @@
+"""Batched generation: a job spec in, wav and mel files out. No Django.
+
+A GPU worker receives a `GenerationJob` (plain data: paths, a checkpoint hash, a variant) and runs it
+with a `ModelCache` it owns for the life of its process, so each checkpoint is loaded once per process
+however many batches it serves. Items are independent: a missing or corrupt input fails that item
+with its reason and the rest of the batch still runs. Outputs are written atomically and an item whose
+files already exist is not generated again, so a job delivered twice leaves one result.
+
+Ground truth is a system too: it vocodes the ground-truth mel of the video clip (never the raw
+recording), through the same vocoder as the generated mels, so vocoder quality does not separate
+them (paper, Evaluation Metrics).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from inference.audio import save_wav
+from inference.data.outputs import save_npy
+from inference.models import VARIANTS, Vocoder, generate, load_checkpoint
+
+GROUND_TRUTH = "ground_truth"
+MEL_BINS = 80
+
+
+@dataclass(frozen=True)
+class GenerationItem:
+    key: str  # the caller's id for this output (a Sample id)
+    features_path: str  # (T, 2048) video features of the video clip
+    reference_mel_path: str  # HiFi-GAN mel of the reference audio (for ground truth: the video clip's own)
+    out_wav: str
+    out_mel: str
+
+
+@dataclass(frozen=True)
+class GenerationJob:
+    system: str  # GROUND_TRUTH, or a label for a model system
+    items: tuple[GenerationItem, ...]
+    checkpoint_path: str | None = None
+    checkpoint_sha256: str | None = None
+    variant: str = "proposed"
+    batch_size: int = 16
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.system != GROUND_TRUTH and not (self.checkpoint_path and self.checkpoint_sha256):
+            raise ValueError(f"system {self.system!r} needs a checkpoint path and its sha256")
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown variant {self.variant!r} (known: {', '.join(VARIANTS)})")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    key: str
+    ok: bool
+    error: str = ""
+    skipped: bool = False  # the outputs already existed (a redelivered job)
+
+
+@dataclass
+class JobReport:
+    outcomes: list[ItemOutcome] = field(default_factory=list)
+    seconds_model: float = 0.0
+    seconds_vocoder: float = 0.0
+    device: str = "cpu"
+
+    @property
+    def failed(self) -> list[ItemOutcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} requested but CUDA is not available")
+    return torch.device(device)
+
+
+class ModelCache:
+    """Models by checkpoint hash (least recently used evicted beyond `capacity`) and one vocoder."""
+
+    def __init__(self, device: str = "auto", capacity: int = 3) -> None:
+        self.device = resolve_device(device)
+        self.capacity = capacity
+        self._models: OrderedDict[str, nn.Module] = OrderedDict()
+        self._vocoder: Vocoder | None = None
+        self.loads = 0  # how many times a checkpoint was read from disk (for tests and logs)
+
+    def model(self, path: str, sha256: str) -> nn.Module:
+        if sha256 in self._models:
+            self._models.move_to_end(sha256)
+            return self._models[sha256]
+        model = load_checkpoint(path, map_location=self.device).model
+        self.loads += 1
+        self._models[sha256] = model
+        while len(self._models) > self.capacity:
+            self._models.popitem(last=False)
+        return model
+
+    def vocoder(self) -> Vocoder:
+        if self._vocoder is None:
+            self._vocoder = Vocoder(device=self.device)
+        return self._vocoder
+
+
+def _load_array(path: str, what: str, *, rows: int | None = None) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read the {what} ({exc})") from None
+    if array.ndim != 2 or (rows is not None and array.shape[0] != rows):
+        raise ValueError(f"{path}: the {what} has shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{path}: the {what} contains NaN or infinity")
+    return array.astype(np.float32, copy=False)
+
+
+def _done(item: GenerationItem) -> bool:
+    """Both outputs in place (the wav is written last, so its presence means the item finished)."""
+    wav = Path(item.out_wav)
+    if not wav.is_file() or wav.stat().st_size <= 44:  # a bare WAV header holds no samples
+        return False
+    try:
+        mel = np.load(item.out_mel, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        return False
+    return mel.ndim == 2 and mel.shape[0] == MEL_BINS
+
+
+def run_job(
+    job: GenerationJob, cache: ModelCache, *, progress: Callable[[int, int], None] | None = None
+) -> JobReport:
+    report = JobReport(device=str(cache.device))
+    pending: list[GenerationItem] = []
+    for item in job.items:
+        if _done(item):
+            report.outcomes.append(ItemOutcome(item.key, ok=True, skipped=True))
+        else:
+            pending.append(item)
+    total, finished = len(job.items), len(report.outcomes)
+    for start in range(0, len(pending), job.batch_size):
+        chunk = pending[start : start + job.batch_size]
+        inputs: list[tuple[GenerationItem, np.ndarray, np.ndarray]] = []
+        for item in chunk:
+            try:
+                reference = _load_array(item.reference_mel_path, "reference mel", rows=MEL_BINS)
+                features = (
+                    None if job.system == GROUND_TRUTH else _load_array(item.features_path, "video features")
+                )
+                inputs.append((item, features, reference))
+            except ValueError as exc:
+                report.outcomes.append(ItemOutcome(item.key, ok=False, error=str(exc)))
+        if inputs:
+            report.outcomes.extend(_run_batch(job, cache, inputs, report))
+        finished += len(chunk)
+        if progress:
+            progress(finished, total)
+    return report
+
+
+def _run_batch(job: GenerationJob, cache: ModelCache, inputs: list, report: JobReport) -> list[ItemOutcome]:
+    started = time.perf_counter()
+    if job.system == GROUND_TRUTH:
+        mels = [reference for _, _, reference in inputs]
+    else:
+        model = cache.model(job.checkpoint_path, job.checkpoint_sha256)
+        # Clips of one dataset share a length; group by it so each forward pass is one batch.
+        mels = [None] * len(inputs)
+        by_length: dict[tuple[int, int], list[int]] = {}
+        for index, (_, features, reference) in enumerate(inputs):
+            by_length.setdefault((features.shape[0], reference.shape[1]), []).append(index)
+        for indices in by_length.values():
+            video = np.stack([inputs[i][1] for i in indices])
+            reference = np.stack([inputs[i][2] for i in indices])
+            generated = generate(
+                model, video, reference, variant=job.variant, batch_size=job.batch_size, seed=job.seed
+            )
+            for i, mel in zip(indices, generated.numpy(), strict=True):
+                mels[i] = mel
+    report.seconds_model += time.perf_counter() - started
+    started = time.perf_counter()
+    outcomes = []
+    vocoder = cache.vocoder()
+    by_frames: dict[int, list[int]] = {}
+    for index, mel in enumerate(mels):
+        by_frames.setdefault(mel.shape[1], []).append(index)
+    for indices in by_frames.values():
+        waves = vocoder(np.stack([mels[i] for i in indices]), batch_size=job.batch_size)
+        for i, wave in zip(indices, waves, strict=True):
+            item = inputs[i][0]
+            try:
+                if not np.isfinite(mels[i]).all() or not np.isfinite(wave).all():
+                    raise ValueError("the model produced NaN or infinity")
+                save_npy(Path(item.out_mel), mels[i])
+                save_wav(item.out_wav, wave, sample_rate=vocoder.sample_rate)
+                outcomes.append(ItemOutcome(item.key, ok=True))
+            except (OSError, ValueError) as exc:
+                outcomes.append(ItemOutcome(item.key, ok=False, error=str(exc)))
+    report.seconds_vocoder += time.perf_counter() - started
+    return outcomes
