@@ -4,6 +4,8 @@ services.py."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -35,6 +37,9 @@ FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 class Job(models.Model):
     """State every long-running piece of work shows on the dashboard: status, progress, error."""
 
+    # Names the job's files. Database ids repeat when a database is recreated over an old media
+    # folder; a run must never pick up another run's outputs or checkpoints as its own.
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
@@ -198,6 +203,9 @@ class GenerationRun(Job):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("registry:run", args=[self.pk])
 
 
 class Pair(models.Model):

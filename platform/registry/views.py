@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+import csv
 import json
 
 from django.db import connection
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from registry.access import researcher_required
-from registry.models import Checkpoint, Clip, Dataset, GenerationRun, Split, TrainingRun
+from registry.models import Checkpoint, Clip, Dataset, GenerationRun, Pair, Sample, Split, Status, TrainingRun
+from registry.services.generation import METRICS, summary_table
 
 
 @researcher_required
@@ -68,3 +71,153 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except Exception as exc:  # noqa: BLE001 - report any database failure as unhealthy
         return JsonResponse({"ok": False, "database": type(exc).__name__}, status=503)
     return JsonResponse({"ok": True})
+
+
+TASK_LABELS = dict(Pair.Task.choices)
+# The paper's tables: (title, task, metric, note). Table 2 is cosine similarity on the timbre set;
+# Tables 7-8 are MCD on the ablation set; onset alignment is our objective stand-in for the alignment MOS.
+RUN_TABLES = [
+    (
+        "Table 2 · timbre similarity: cosine of Resemblyzer embeddings to the reference (↑)",
+        "timbre",
+        "cosine",
+    ),
+    ("Tables 7–8 · ablations: MCD to the ground-truth mel, dB (↓)", "ablation", "mcd"),
+    ("Ablations: MCD with DTW alignment, dB (↓)", "ablation", "mcd_dtw"),
+    ("Realism set · onset accuracy against the true event times (↑)", "realism", "onset_acc_true"),
+    ("Realism set · onset accuracy against the recorded audio (↑)", "realism", "onset_acc"),
+    ("Realism set · onset AP against the recorded audio (↑)", "realism", "onset_ap"),
+    ("Realism set · cosine to the (swapped) reference (↑)", "realism", "cosine"),
+    ("Realism set · OSG to the recorded audio (↓)", "realism", "osg"),
+]
+
+
+def _run_tables(run: GenerationRun) -> list[dict]:
+    tables = []
+    for title, task, metric in RUN_TABLES:
+        table = summary_table(run, task=task, metric=metric)
+        if table.columns:
+            tables.append({"title": title, "table": table})
+    return tables
+
+
+@researcher_required
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(GenerationRun.objects.select_related("dataset"), pk=pk)
+    systems = run.spec.get("systems", [])
+    task = request.GET.get("task") or "realism"
+    if task not in TASK_LABELS:
+        task = "realism"
+    categories = run.spec.get("categories", [])
+    category = request.GET.get("category") or (categories[0] if categories else "")
+    samples = list(
+        Sample.objects.filter(run=run, task=task, category=category).select_related(
+            "clip", "pair__reference_clip", "pair__video_clip"
+        )
+    )
+    ground_truth = {
+        s.clip_id: s
+        for s in Sample.objects.filter(run=run, system="ground_truth", category=category, task=task)
+    }
+    by_pair: dict[int, dict[str, Sample]] = {}
+    pairs = {}
+    for sample in samples:
+        if sample.pair_id is not None:
+            by_pair.setdefault(sample.pair_id, {})[sample.system] = sample
+            pairs[sample.pair_id] = sample.pair
+    rows = []
+    columns = [s for s in systems if s["key"] != "ground_truth" and task in s["tasks"]]
+    for pair_id, pair in sorted(pairs.items(), key=lambda item: item[1].index):
+        cells = [by_pair[pair_id].get(s["key"]) for s in columns]
+        rows.append(
+            {
+                "pair": pair,
+                "ground_truth": ground_truth.get(pair.video_clip_id),
+                "reference_gt": ground_truth.get(pair.reference_clip_id),
+                "cells": cells,
+            }
+        )
+    counts = Sample.objects.filter(run=run).values("status").annotate(n=Count("pk"))
+    failed = Sample.objects.filter(run=run, status=Status.FAILED).select_related("clip")[:50]
+    context = {
+        "run": run,
+        "tables": _run_tables(run) if run.summary else [],
+        "tasks": [(key, label) for key, label in Pair.Task.choices],
+        "task": task,
+        "categories": categories,
+        "category": category,
+        "columns": columns,
+        "rows": rows,
+        "ground_truth_only": [s for s in samples if s.is_ground_truth] if not rows else [],
+        "counts": {c["status"]: c["n"] for c in counts},
+        "failed": failed,
+        "video_task": task == "alignment",
+    }
+    return render(request, "registry/run_detail.html", context)
+
+
+@researcher_required
+def run_samples_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(GenerationRun, pk=pk)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-samples.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        [
+            "sample",
+            "task",
+            "category",
+            "system",
+            "variant",
+            "pair_index",
+            "video_clip",
+            "reference_clip",
+            "status",
+            "audio",
+            "video",
+            *METRICS,
+            "error",
+        ]
+    )
+    samples = (
+        Sample.objects.filter(run=run)
+        .select_related("pair__reference_clip", "clip")
+        .order_by("task", "category", "system", "pk")
+    )
+    for s in samples:
+        writer.writerow(
+            [
+                s.pk,
+                s.task,
+                s.category,
+                s.system,
+                s.variant,
+                s.pair.index if s.pair else "",
+                s.clip.clip_id,
+                s.pair.reference_clip.clip_id if s.pair else s.clip.clip_id,
+                s.status,
+                s.audio.name,
+                s.video.name,
+                *[s.metrics.get(m, "") for m in METRICS],
+                s.error.strip().splitlines()[-1] if s.error else "",
+            ]
+        )
+    return response
+
+
+@researcher_required
+def run_summary_json(request: HttpRequest, pk: int) -> JsonResponse:
+    run = get_object_or_404(GenerationRun, pk=pk)
+    payload = {
+        "run": run.pk,
+        "name": run.name,
+        "dataset": run.dataset.name,
+        "seed": run.seed,
+        "status": run.status,
+        "spec": run.spec,
+        "warnings": run.warnings,
+        "summary": run.summary,
+    }
+    response = JsonResponse(payload, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-summary.json"'
+    return response

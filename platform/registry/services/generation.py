@@ -93,14 +93,13 @@ def protocol_systems(
     """The paper's comparison: GT / baseline / proposed on realism, alignment and timbre; the proposed
     model with its inference-time variants and any retrained ablations (w/o MD, w/o TDAD) on the
     ablation pairs, against the ground truth."""
-    systems = [
-        SystemSpec(GROUND_TRUTH, "GT (vocoded)", None, tasks=("realism", "alignment", "timbre", "ablation")),
-        SystemSpec("proposed", "Ours", proposed.pk),
-    ]
+    # Column order of the paper's tables: GT, Baseline, Ours, then the ablations.
+    systems = [SystemSpec(GROUND_TRUTH, "GT (vocoded)", None, tasks=ALL_TASKS)]
     if baseline is not None:
         systems.append(
             SystemSpec("baseline", "Baseline", baseline.pk, tasks=("realism", "alignment", "timbre"))
         )
+    systems.append(SystemSpec("proposed", "Ours", proposed.pk))
     if variants:
         for variant, label in ABLATION_VARIANTS.items():
             systems.append(
@@ -278,7 +277,7 @@ def generation_run_start(*, run_id: int) -> GenerationRun:
 
 
 def _sample_path(sample: Sample, suffix: str) -> str:
-    return f"runs/{sample.run_id}/{sample.task}/{sample.category}/{sample.system}/{sample.pk}{suffix}"
+    return f"runs/{sample.run.uid}/{sample.task}/{sample.category}/{sample.system}/{sample.pk}{suffix}"
 
 
 def generation_batch_run(*, run_id: int, system_key: str, sample_ids: list[int], cache) -> dict[str, int]:
@@ -291,7 +290,7 @@ def generation_batch_run(*, run_id: int, system_key: str, sample_ids: list[int],
     samples = list(
         Sample.objects.filter(pk__in=sample_ids, run=run, system=system_key)
         .filter(status__in=OPEN)
-        .select_related("clip", "pair__reference_clip", "checkpoint")
+        .select_related("run", "clip", "pair__reference_clip", "checkpoint")
     )
     if not samples:
         return {"generated": 0, "failed": 0}
@@ -400,11 +399,9 @@ def _alignment_counterparts(realism: list[Sample]):
             query |= Q(pair__isnull=True, clip_id=sample.clip_id, system=sample.system)
         else:
             query |= Q(pair__category=sample.category, pair__index=sample.pair.index, system=sample.system)
-    return (
-        Sample.objects.filter(query, run_id=realism[0].run_id, task="alignment")
-        if realism
-        else Sample.objects.none()
-    )
+    if not realism:
+        return Sample.objects.none()
+    return Sample.objects.filter(query, run_id=realism[0].run_id, task="alignment").select_related("run")
 
 
 def samples_fail(*, samples: list[Sample], error: str) -> None:

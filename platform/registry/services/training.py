@@ -100,7 +100,7 @@ def _examples(dataset: Dataset, split: str, category: str) -> list:
 def training_run_workdir(run: TrainingRun) -> Path:
     """Checkpoints, logs and previews of a run. Kept on the worker's local disk (resuming needs it);
     the final checkpoint is copied into media storage when it is registered."""
-    return Path(settings.VAR_DIR) / "training" / f"run-{run.pk}"
+    return Path(settings.VAR_DIR) / "training" / str(run.uid)
 
 
 def training_run_execute(*, run_id: int, progress: Callable[[Any], None] | None = None) -> TrainingRun:
