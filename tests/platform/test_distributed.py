@@ -21,7 +21,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from registry import tasks
-from registry.models import Clip, Dataset, Status
+from registry.models import Clip, Dataset, GenerationRun, Sample, Status
 from tests.conftest import REPO, ci_mode
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -51,17 +51,15 @@ def _worker_database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-@pytest.fixture
-def worker():
-    _services_or_skip()
-    name = f"test-{uuid.uuid4().hex[:8]}@localhost"
+def _start_worker(queues: str, name: str, var_dir) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": _worker_database_url(),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "VAR_DIR": str(var_dir),
         "PYTHONUNBUFFERED": "1",
     }
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -72,11 +70,11 @@ def worker():
             "config",
             "worker",
             "-Q",
-            "default,cpu",
+            queues,
             "--concurrency",
             "1",
             "--hostname",
-            name,
+            f"{name}-{uuid.uuid4().hex[:8]}@localhost",
             "--without-gossip",
             "--without-mingle",
             "--loglevel",
@@ -89,13 +87,38 @@ def worker():
         text=True,
         start_new_session=True,
     )
-    yield process
+
+
+def _stop(process: subprocess.Popen) -> str:
     os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=30)
+        output, _ = process.communicate(timeout=30)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        output, _ = process.communicate()
+    return output or ""
+
+
+@pytest.fixture
+def worker(tmp_path):
+    _services_or_skip()
+    process = _start_worker("default,cpu", "cpu", tmp_path / "var")
+    yield process
+    _stop(process)
+
+
+@pytest.fixture
+def gpu_and_cpu_workers(tmp_path, settings):
+    """The deployed topology: one worker on the gpu queue, another on cpu and default."""
+    _services_or_skip()
+    settings.VAR_DIR = tmp_path / "var"
+    processes = [
+        _start_worker("gpu", "gpu", tmp_path / "var"),
+        _start_worker("cpu,default", "cpu", tmp_path / "var"),
+    ]
+    yield processes
+    logs = [_stop(p) for p in processes]
+    (tmp_path / "worker-logs.txt").write_text("\n\n".join(logs))
 
 
 def test_a_task_sent_through_redis_is_run_by_a_separate_worker_into_postgres(worker):
@@ -108,9 +131,7 @@ def test_a_task_sent_through_redis_is_run_by_a_separate_worker_into_postgres(wor
     try:
         returned = result.get(timeout=120)
     except Exception:
-        worker.terminate()
-        output = worker.communicate(timeout=30)[0]
-        pytest.fail(f"the worker did not run the task; its output:\n{output[-4000:]}")
+        pytest.fail(f"the worker did not run the task; its output:\n{_stop(worker)[-4000:]}")
 
     assert returned["by_split"] == {"test": 1, "train": 2, "val": 1}
     dataset.refresh_from_db()
@@ -145,3 +166,43 @@ def test_an_import_runs_on_a_cpu_worker_and_the_command_follows_its_progress(wor
     assert dataset.task_id and dataset.stats["clips"] == 2
     clip = dataset.clips.first()
     assert (settings.MEDIA_ROOT / clip.video.name).is_file(), "the worker wrote into the shared media folder"
+
+
+def test_the_protocol_runs_across_a_gpu_worker_and_a_cpu_worker(gpu_and_cpu_workers, capsys):
+    gpu, cpu = gpu_and_cpu_workers
+    call_command(
+        "make_synthvas",
+        "--clips-per-category",
+        "10",
+        "--seconds",
+        "2.2",
+        "--categories",
+        "dog",
+        "--workers",
+        "1",
+        "--name",
+        "dist",
+    )
+    for system in ("varietysound", "cascade"):
+        call_command("train", "--system", system, "--dataset", "dist", "--steps", "1")
+    assert "Queued on the gpu queue" in capsys.readouterr().out
+    call_command(
+        "generate",
+        "--dataset",
+        "dist",
+        "--no-variants",
+        "--realism",
+        "2",
+        "--timbre-references",
+        "2",
+        "--timbre-videos",
+        "1",
+        "--ablation-pairs",
+        "1",
+    )
+    run = GenerationRun.objects.get()
+    assert run.status == Status.SUCCEEDED, run.error
+    assert not Sample.objects.filter(run=run).exclude(status=Status.SUCCEEDED).exists()
+    assert Sample.objects.filter(run=run, task="alignment").exclude(video="").count() == 6
+    assert run.summary["metrics"]["timbre"]["cosine"]["proposed"]["Average"]["n"] == 2
+    assert gpu.poll() is None and cpu.poll() is None, "both workers are still up"
