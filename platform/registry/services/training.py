@@ -65,8 +65,8 @@ def training_run_create(
         overrides["seed"] = seed
     if max_steps is not None:
         overrides["optim"] = {"max_steps": max_steps, "epochs": None}
-    for name in disable_discriminators:
-        overrides.setdefault("discriminators", {}).setdefault(name, {})["enabled"] = False
+    for name in disable_discriminators:  # losses.mel_discriminator / losses.alignment_discriminator
+        overrides.setdefault("losses", {})[f"{name}_discriminator"] = False
     role = role or (Checkpoint.Role.ABLATION if disable_discriminators else ROLE_OF_SYSTEM[system])
     return TrainingRun.objects.create(
         system=system,
@@ -138,7 +138,10 @@ def training_run_execute(*, run_id: int, progress: Callable[[Any], None] | None 
         return TrainingRun.objects.filter(pk=run.pk, status=Status.CANCELLED).exists()
 
     try:
-        config = load_train_config(run.config["preset"], overrides=run.config.get("overrides") or {})
+        overrides = dict(run.config.get("overrides") or {})
+        # The command draws the progress bar and workers report to the database: no second bar.
+        overrides["logging"] = {**overrides.get("logging", {}), "progress_bar": False}
+        config = load_train_config(run.config["preset"], overrides=overrides)
         train_examples = _examples(run.dataset, Split.TRAIN, run.category)
         val_examples = _examples(run.dataset, Split.VAL, run.category)
         if not train_examples:

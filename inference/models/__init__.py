@@ -1,0 +1,158 @@
+"""The networks: VarietySound, the cascade baseline (RegNet + sound converter), discriminators, vocoders.
+
+Public entry points:
+
+- ``build_model(kind, config)``: a fresh ``"varietysound"`` or ``"cascade"`` network from a config
+  dataclass, a plain dict, or None for the paper's sizes;
+- ``generate(model, video_features, reference_mel, variant=...)``: batched inference in eval mode,
+  with the paper's inference-time ablations as named ``VARIANTS``;
+- ``save_checkpoint`` / ``load_checkpoint`` / ``checkpoint_sha256`` / ``CheckpointError``;
+- ``Vocoder`` (pretrained HiFi-GAN, or Griffin-Lim for other mel formats) and ``griffin_lim``.
+
+No module here imports Django; the networks import only torch and numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from inference.models.cascade import Cascade, CascadeConfig
+from inference.models.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    checkpoint_sha256,
+    load_checkpoint,
+    save_checkpoint,
+)
+from inference.models.config_io import ConfigError
+from inference.models.kinds import KINDS, build_model
+from inference.models.varietysound import DropWith, VarietySound, VarietySoundConfig
+from inference.models.vocoder import Vocoder, griffin_lim
+
+__all__ = [
+    "KINDS",
+    "VARIANTS",
+    "Cascade",
+    "CascadeConfig",
+    "Checkpoint",
+    "CheckpointError",
+    "ConfigError",
+    "Variant",
+    "VarietySound",
+    "VarietySoundConfig",
+    "Vocoder",
+    "build_model",
+    "checkpoint_sha256",
+    "generate",
+    "griffin_lim",
+    "load_checkpoint",
+    "model_kind",
+    "save_checkpoint",
+]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An inference-time configuration of VarietySound (paper Appendix E, Table 8, Figure 5)."""
+
+    drop_temporal: bool = False
+    drop_timbre: bool = False
+    drop_with: DropWith = "zeros"
+    background: bool = False  # feed the background encoder real audio instead of silence
+
+
+VARIANTS: dict[str, Variant] = {
+    "proposed": Variant(),
+    "with_background": Variant(background=True),  # Table 8 "w Bi"
+    "without_temporal": Variant(drop_temporal=True),  # "w/o Te"
+    "without_timbre": Variant(drop_timbre=True),  # "w/o Ti"
+    "without_temporal_timbre": Variant(drop_temporal=True, drop_timbre=True),  # "w/o Te & Ti"
+}
+
+
+def model_kind(model: nn.Module) -> str:
+    for name, spec in KINDS.items():
+        if isinstance(model, spec.network):
+            return name
+    raise TypeError(f"not a model of this package: {type(model).__name__}")
+
+
+def _batched(array: Tensor | np.ndarray, dims: int, name: str) -> Tensor:
+    x = torch.as_tensor(
+        np.asarray(array, dtype=np.float32) if isinstance(array, np.ndarray) else array
+    ).float()
+    if x.dim() == dims - 1:
+        x = x.unsqueeze(0)
+    if x.dim() != dims:
+        raise ValueError(f"{name}: expected {dims - 1} or {dims} dimensions, got shape {tuple(x.shape)}")
+    return x
+
+
+def generate(
+    model: nn.Module,
+    video_features: Tensor | np.ndarray,
+    reference_mel: Tensor | np.ndarray,
+    *,
+    variant: str | Variant = "proposed",
+    background_mel: Tensor | np.ndarray | None = None,
+    batch_size: int = 16,
+    seed: int | None = None,
+) -> Tensor:
+    """Mels for video features (T, 2048) or (B, T, 2048) and reference mels (80, F') or (B, 80, F').
+
+    A single reference (or video) is broadcast over the other's batch, so one reference can voice
+    many videos. ``variant`` names one of ``VARIANTS`` (or is a ``Variant``). The background encoder
+    hears silence unless ``background_mel`` is given or the variant adds the background; then, with no
+    ``background_mel``, the reference itself is the background (the paper's ablation uses original
+    pairs, where the reference is the clip's own audio). ``seed`` fixes RegNet's noise and the noise of
+    ``drop_with="noise"``. Returns (B, 80, 4T) float32 on the CPU, in the HiFi-GAN mel format.
+    """
+    if isinstance(variant, str) and variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r} (known: {', '.join(VARIANTS)})")
+    chosen = VARIANTS[variant] if isinstance(variant, str) else variant
+    kind = model_kind(model)
+    if kind == "cascade" and (chosen != VARIANTS["proposed"] or background_mel is not None):
+        raise ValueError("the cascade has no encoders to drop or background to add: use variant='proposed'")
+    video = _batched(video_features, 3, "video_features")
+    reference = _batched(reference_mel, 3, "reference_mel")
+    background = _batched(background_mel, 3, "background_mel") if background_mel is not None else None
+    if chosen.background and background is None:
+        background = reference
+    size = max(video.shape[0], reference.shape[0])
+    video, reference = (t.expand(size, *t.shape[1:]) if t.shape[0] == 1 else t for t in (video, reference))
+    if background is not None and background.shape[0] == 1:
+        background = background.expand(size, *background.shape[1:])
+    if video.shape[0] != reference.shape[0] or (background is not None and background.shape[0] != size):
+        raise ValueError(
+            "video_features, reference_mel and background_mel must share a batch size (or have 1)"
+        )
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    was_training = model.training
+    model.eval()
+    outputs = []
+    try:
+        with torch.inference_mode():
+            for start in range(0, size, batch_size):
+                part = slice(start, start + batch_size)
+                v, r = video[part].to(device), reference[part].to(device)
+                if isinstance(model, Cascade):
+                    out = model(v, r, generator=generator)
+                else:
+                    out = model(
+                        v,
+                        r,
+                        background[part].to(device) if background is not None else None,
+                        drop_temporal=chosen.drop_temporal,
+                        drop_timbre=chosen.drop_timbre,
+                        drop_with=chosen.drop_with,
+                        generator=generator,
+                    )
+                outputs.append(out.float().cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(outputs)
