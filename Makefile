@@ -65,14 +65,15 @@ test-embedded:
 	env -u DATABASE_URL -u CELERY_BROKER_URL $(PY) -m pytest
 
 # Pass 2: the code paths that depend on the database and the broker, on PostgreSQL + Redis with a
-# real `celery worker` subprocess. Skipped with a printed reason when the services are unreachable;
+# real `celery worker` subprocess (the slow end-to-end tests ran in pass 1; their distributed
+# counterparts in tests/platform/test_distributed.py run here). Skipped with a printed reason when the services are unreachable;
 # with CI=true that is a failure.
 test-services:
 	@$(PY) tests/services_ready.py "$(TEST_DATABASE_URL)" "$(TEST_BROKER_URL)"; rc=$$?; \
 	if [ $$rc = 0 ]; then \
 	  DATABASE_URL="$(TEST_DATABASE_URL)" CELERY_BROKER_URL="$(TEST_BROKER_URL)" \
 	  CELERY_KEY_PREFIX="vstest-$$(date +%s)-$$$$" \
-	    $(PY) -m pytest -m "not browser" tests/platform tests/studies; \
+	    $(PY) -m pytest -m "not browser and not slow" tests/platform tests/studies; \
 	elif [ $$rc != 3 ]; then exit $$rc; fi
 
 bench: setup

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from inference.generate import ModelCache
+from inference.selection import Protocol
 from inference.video import probe
 from registry import services
 from registry.models import Checkpoint, Dataset, GenerationRun, Pair, Sample, Status
@@ -132,7 +133,7 @@ def test_a_batch_delivered_twice_leaves_one_result_and_loads_the_model_once(trai
     run = services.generation_run_create(
         dataset=trained,
         systems=[services.generation.SystemSpec("proposed", "Ours", proposed.pk, tasks=("ablation",))],
-        protocol=services.generation.Protocol(realism=0, timbre_references=0, timbre_videos=0, ablation=1),
+        protocol=Protocol(realism=0, timbre_references=0, timbre_videos=0, ablation=1),
     )
     services.generation_run_plan(run=run)
     ids = list(Sample.objects.filter(run=run).values_list("pk", flat=True))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import traceback
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from inference.selection import Protocol
 from registry.models import Checkpoint, Clip, Dataset, GenerationRun, Pair, Sample, Split, Status
 from registry.services.jobs import job_finish, job_progress, job_start
 
@@ -65,22 +66,6 @@ class SystemSpec:
             data.get("variant", "proposed"),
             tuple(data["tasks"]),
         )
-
-
-@dataclass(frozen=True)
-class Protocol:
-    realism: int = 10
-    timbre_references: int = 5
-    timbre_videos: int = 3
-    ablation: int = 10
-
-    def as_json(self) -> dict[str, int]:
-        return {
-            "realism": self.realism,
-            "timbre_references": self.timbre_references,
-            "timbre_videos": self.timbre_videos,
-            "ablation": self.ablation,
-        }
 
 
 def protocol_systems(
@@ -156,7 +141,7 @@ def generation_run_create(
     spec = {
         "systems": [s.as_json() for s in systems],
         "categories": categories,
-        "protocol": (protocol or Protocol()).as_json(),
+        "protocol": asdict(protocol or Protocol()),
         "batch_size": batch_size,
     }
     return GenerationRun.objects.create(
@@ -175,7 +160,6 @@ def run_systems(run: GenerationRun) -> dict[str, SystemSpec]:
 
 def generation_run_plan(*, run: GenerationRun) -> GenerationRun:
     """Select the pairs (recorded as Pair rows) and create a pending Sample per (input, system)."""
-    from inference.selection import Protocol as SelectionProtocol
     from inference.selection import select
 
     test_clips = Clip.objects.filter(
@@ -188,7 +172,7 @@ def generation_run_plan(*, run: GenerationRun) -> GenerationRun:
         clip_by_id[clip.clip_id] = clip
     for category in run.spec["categories"]:
         by_category.setdefault(category, [])
-    selection = select(dict(by_category), seed=run.seed, protocol=SelectionProtocol(**run.spec["protocol"]))
+    selection = select(dict(by_category), seed=run.seed, protocol=Protocol(**run.spec["protocol"]))
     systems = run_systems(run).values()
     with transaction.atomic():
         Pair.objects.bulk_create(

@@ -13,10 +13,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from inference.selection import Protocol
 from registry import services, tasks
 from registry.management.commands._progress import JobProgress
 from registry.models import Checkpoint, Dataset, GenerationRun, Status
-from registry.services.generation import Protocol
 
 
 def find_checkpoint(reference: str, *, role: str | None = None) -> Checkpoint:
