@@ -169,6 +169,12 @@ def run_job(
     return report
 
 
+def _vocoder_batch(job: GenerationJob, cache: ModelCache) -> int:
+    """HiFi-GAN on a CPU is slower per clip in large batches (its activations outgrow the caches:
+    docs/benchmarks.md measured 3.3 s per 10-s clip at batch 1, 6.4 s at batch 16); a GPU wants them."""
+    return job.batch_size if cache.device.type == "cuda" else 1
+
+
 def _run_batch(job: GenerationJob, cache: ModelCache, inputs: list, report: JobReport) -> list[ItemOutcome]:
     started = time.perf_counter()
     if job.system == GROUND_TRUTH:
@@ -196,7 +202,7 @@ def _run_batch(job: GenerationJob, cache: ModelCache, inputs: list, report: JobR
     for index, mel in enumerate(mels):
         by_frames.setdefault(mel.shape[1], []).append(index)
     for indices in by_frames.values():
-        waves = vocoder(np.stack([mels[i] for i in indices]), batch_size=job.batch_size)
+        waves = vocoder(np.stack([mels[i] for i in indices]), batch_size=_vocoder_batch(job, cache))
         for i, wave in zip(indices, waves, strict=True):
             item = inputs[i][0]
             try:
