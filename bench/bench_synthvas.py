@@ -2,7 +2,7 @@
 
 Issue 3 asks that 8 categories x 40 clips x 10 s finish "within a few minutes" on the 2-core machine.
 This builds that dataset (or another size, see --help) into a temporary folder, prints wall time and
-clips per second, and appends a row to docs/benchmarks.md.
+clips per second, and appends a section to docs/benchmarks.md (``bench/_report.py``).
 
     .venv/bin/python bench/bench_synthvas.py                      # the issue's size, all cores
     .venv/bin/python bench/bench_synthvas.py --clips-per-category 4 --seconds 2 --workers 1
@@ -11,10 +11,7 @@ clips per second, and appends a row to docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
-import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,41 +20,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script from anywhere: make `inference` importable
 
+from _report import append_section, command_line, section, utc_now  # noqa: E402
+
 from inference.data.records import ImportProblem  # noqa: E402
 from inference.data.synth_events import CATEGORIES  # noqa: E402
 from inference.data.synthvas import SynthVASConfig, synthvas_generate  # noqa: E402
-
-HEADER = """# Benchmarks
-
-Rows are appended by the scripts in `bench/` (`make bench`). Figures depend on the machine: compare
-rows of the same machine only.
-
-| date | command | machine | figures |
-|---|---|---|---|
-"""
-
-
-def machine() -> str:
-    try:
-        cores = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        cores = str(os.cpu_count())
-    model = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{cores} cores, {model}"
-
-
-def record(row: str, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_text(HEADER, encoding="utf-8")
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(row + "\n")
 
 
 def main() -> int:
@@ -79,7 +46,8 @@ def main() -> int:
     total = len(config.categories) * config.clips_per_category
     with tempfile.TemporaryDirectory(prefix="bench-synthvas-") as tmp:
         root = args.keep or Path(tmp)
-        if args.keep and any(root.glob("*/ground_truth/*.json")):
+        warm = bool(args.keep and any(root.glob("*/ground_truth/*.json")))
+        if warm:
             print(
                 f"warning: {root} already holds clips; finished ones are skipped, so this is not a cold build"
             )
@@ -105,9 +73,28 @@ def main() -> int:
     )
     print(figures)
     if not args.no_record:
-        command = "python bench/bench_synthvas.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        record(f"| {date} | `{command.strip()}` | {machine()} | {figures} |", REPO / "docs" / "benchmarks.md")
+        append_section(
+            section(
+                "SynthVAS generation throughput",
+                date=utc_now(),
+                command=command_line("bench_synthvas.py"),
+                bullets=[
+                    f"{len(config.categories)} categories x {config.clips_per_category} clips x "
+                    f"{config.duration_s:g} s, {config.workers} worker processes, "
+                    + (
+                        "NOT a cold build (the --keep folder already held clips)"
+                        if warm
+                        else "cold build into " + ("the --keep folder" if args.keep else "a temporary folder")
+                    ),
+                ],
+                body=[
+                    "| clips | wall s | clips/s | s of media per s | MB | problems |",
+                    "|---|---|---|---|---|---|",
+                    f"| {total} | {wall:.1f} | {rate:.2f} | {rate * config.duration_s:.1f} | {size_mb:.0f} "
+                    f"| {problems} |",
+                ],
+            )
+        )
     return 1 if problems else 0
 
 
