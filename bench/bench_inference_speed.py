@@ -24,7 +24,6 @@ import datetime as dt
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -35,6 +34,8 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script from anywhere: make `inference` importable
+
+from _report import cpu_model, nproc  # noqa: E402
 
 from inference.models import build_model  # noqa: E402
 from inference.models.hifigan import load_pretrained_hifigan  # noqa: E402
@@ -65,21 +66,8 @@ class Timing:
 
 
 def machine() -> str:
-    try:
-        cores = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        cores = str(os.cpu_count())
-    model = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
-    return (
-        f"CPU {model}, nproc {cores}, torch {torch.__version__} with {torch.get_num_threads()} threads{gpu}"
-    )
+    return f"CPU {cpu_model()}, nproc {nproc()}, torch {torch.__version__} with {torch.get_num_threads()} threads{gpu}"
 
 
 def timed(run: Callable[[], object], device: torch.device) -> float:

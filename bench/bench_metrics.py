@@ -17,7 +17,6 @@ import datetime as dt
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -27,6 +26,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script from anywhere: make `inference` importable
+
+from _report import cpu_model, nproc  # noqa: E402
 
 from inference.data.synth_events import CATEGORIES, sample_events  # noqa: E402
 from inference.data.synth_sounds import sample_timbre, synthesize  # noqa: E402
@@ -39,18 +40,7 @@ SR = 22050
 
 
 def machine() -> str:
-    try:
-        cores = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        cores = str(os.cpu_count())
-    model = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{cores} cores (nproc), {model}"
+    return f"{nproc()} cores (nproc), {cpu_model()}"
 
 
 def render(category: str, timbre_seed: int, event_seed: int, seconds: float) -> np.ndarray:

@@ -15,7 +15,7 @@ linked or copied, and ``<category>/mel_hifigan/<id>.npy``: recomputed from the w
 one (exact), otherwise ``vas_to_hifigan_approx`` of the VAS mel (approximate, recorded in
 ``meta["mel_hifigan_source"]``).
 
-Splits: SpecVQGAN's filelists (``vas_train.txt``, ``vas_valid.txt``, rows ``<category>/video_XXXXX``)
+Splits: SpecVQGAN's filelists (``vas_train.txt``, ``vas_valid.txt``, rows ``<category>/video_NNNNN``)
 when present in ``root``, ``root/filelists`` or ``root/data``. SpecVQGAN has no test list: its held-out
 "valid" rows are divided per category in id order, first half val, second half test, so that
 nothing it trained on becomes test data. A ``vas_test.txt`` beside them, if present, is used as is.

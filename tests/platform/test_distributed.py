@@ -23,6 +23,7 @@ from django.db import connection
 from registry import tasks
 from registry.models import Clip, Dataset, GenerationRun, Sample, Status
 from tests.conftest import REPO, ci_mode
+from tests.platform.pipeline import small_trained_dataset
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -170,21 +171,7 @@ def test_an_import_runs_on_a_cpu_worker_and_the_command_follows_its_progress(wor
 
 def test_the_protocol_runs_across_a_gpu_worker_and_a_cpu_worker(gpu_and_cpu_workers, capsys):
     gpu, cpu = gpu_and_cpu_workers
-    call_command(
-        "make_synthvas",
-        "--clips-per-category",
-        "10",
-        "--seconds",
-        "2.2",
-        "--categories",
-        "dog",
-        "--workers",
-        "1",
-        "--name",
-        "dist",
-    )
-    for system in ("varietysound", "cascade"):
-        call_command("train", "--system", system, "--dataset", "dist", "--steps", "1")
+    small_trained_dataset("dist")
     assert "Queued on the gpu queue" in capsys.readouterr().out
     call_command(
         "generate",

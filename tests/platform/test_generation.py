@@ -15,6 +15,7 @@ from inference.selection import Protocol
 from inference.video import probe
 from registry import services
 from registry.models import Checkpoint, Dataset, GenerationRun, Pair, Sample, Status
+from tests.platform.pipeline import small_trained_dataset
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -39,22 +40,7 @@ def trained(settings, shared_media, tmp_path) -> Dataset:
     }
     settings.STORAGES = storages
     settings.VAR_DIR = tmp_path / "var"
-    call_command(
-        "make_synthvas",
-        "--clips-per-category",
-        "10",
-        "--seconds",
-        "2.2",
-        "--categories",
-        "dog",
-        "--workers",
-        "1",
-        "--name",
-        "gen",
-    )
-    for system in ("varietysound", "cascade"):
-        call_command("train", "--system", system, "--dataset", "gen", "--steps", "1")
-    return Dataset.objects.get(name="gen")
+    return small_trained_dataset("gen")
 
 
 def test_the_protocol_generates_every_set_with_ground_truth_and_metrics(trained, researcher_client, settings):
