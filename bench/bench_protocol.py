@@ -221,6 +221,7 @@ class ModeResult:
     vocoded: int
     counts: dict[tuple[str, str], int] = field(default_factory=dict)  # (system, task) -> succeeded rows
     worker_start_s: float | None = None
+    load: tuple[float, float] = (0.0, 0.0)  # 1-min load average when the command started and ended
 
 
 def wait_ready(process: subprocess.Popen, log: Path, timeout_s: float = 180.0) -> float:
@@ -278,6 +279,7 @@ def run_mode(
     worker_start = None
     log = logs / f"generate-{mode}.log"
     cpu_before = children_cpu_seconds()
+    load_before = os.getloadavg()[0]
     if n == 0:
         wall = manage(generate, env, log, timeout_s=args.timeout_min * 60)
         cpu = children_cpu_seconds() - cpu_before
@@ -316,6 +318,7 @@ def run_mode(
                 )
                 wait_ready(workers[-1], worker_log)
             worker_start = time.perf_counter() - started
+            load_before = os.getloadavg()[0]
             wall = manage(generate, env, log, timeout_s=args.timeout_min * 60)
             cpu = children_cpu_seconds() - cpu_before + sum(group_cpu_seconds(w.pid) for w in workers)
         finally:
@@ -357,6 +360,7 @@ def run_mode(
         vocoded=vocoded,
         counts=counts,
         worker_start_s=worker_start,
+        load=(load_before, os.getloadavg()[0]),
     )
 
 
@@ -366,9 +370,10 @@ def run_mode(
 def describe_mode(result: ModeResult, layout: str) -> str:
     if result.processes == 0:
         return f"eager (in-process), {result.threads} threads"
+    started = f" (ready in {result.worker_start_s:.0f} s, not counted)" if result.worker_start_s else ""
     if layout == "prefork" or result.processes == 1:
-        return f"1 worker, --concurrency {result.processes}, {result.threads} thread(s) each"
-    return f"{result.processes} workers of concurrency 1, {result.threads} thread(s) each"
+        return f"1 worker, --concurrency {result.processes}, {result.threads} thread(s) each{started}"
+    return f"{result.processes} workers of concurrency 1, {result.threads} thread(s) each{started}"
 
 
 def results_table(results: list[ModeResult], *, categories: int, seconds: float, layout: str) -> str:
@@ -388,6 +393,7 @@ def results_table(results: list[ModeResult], *, categories: int, seconds: float,
                 f"{r.cpu_s:.0f} ({r.cpu_s / r.wall_s:.2f} cores)",
                 f"{per_category / 60:.1f}",
                 f"{8 * per_category / 60:.0f}",
+                f"{r.load[0]:.1f} → {r.load[1]:.1f}",
             ]
         )
     return markdown_table(
@@ -403,6 +409,7 @@ def results_table(results: list[ModeResult], *, categories: int, seconds: float,
             "CPU s (cores busy)",
             "min per category (wall / categories)",
             "EXTRAPOLATED min for 8 categories",
+            "1-min load average, start → end",
         ],
         rows,
     )
