@@ -9,7 +9,7 @@ PORT ?= 8000
 # The PostgreSQL + Redis pass of `make test` (the services this machine runs; override as needed).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/varietysound
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
-DEBIAN_PACKAGES := ffmpeg chromium chromium-driver
+DEBIAN_PACKAGES := ffmpeg chromium chromium-driver espeak-ng
 STAMP := $(VENV)/.installed
 
 .PHONY: help setup system-packages demo test test-embedded test-services bench lint format clean
@@ -23,11 +23,12 @@ help:
 
 setup: system-packages $(STAMP)
 
-# ffmpeg (ffprobe) and Chromium (browser tests) come from Debian; skipped when already present.
+# ffmpeg (ffprobe), espeak-ng (spoken attention checks) and Chromium (browser tests) come from Debian; skipped when already present.
 system-packages:
 	@missing=""; \
 	command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
 	command -v chromium >/dev/null || missing="$$missing chromium chromium-driver"; \
+	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else \
 	    echo "Missing Debian packages:$$missing (install them as root)"; exit 1; fi; \

@@ -217,6 +217,15 @@ if MTURK_EXTERNAL_BASE_URL and not MTURK_EXTERNAL_BASE_URL.startswith("https://"
 MTURK_FRAME_HEIGHT = env_int("MTURK_FRAME_HEIGHT", 0, minimum=0)  # 0 lets MTurk size the frame
 MTURK_FEE_PERCENT = env_int("MTURK_FEE_PERCENT", 20, minimum=0, maximum=100)
 MTURK_SYNC_SECONDS = env_int("MTURK_SYNC_SECONDS", 300, minimum=30)
+# Where MTurk may send workers' browsers back to (turkSubmitTo); anything else is refused as forged.
+MTURK_SUBMIT_ORIGINS = env_list(
+    "MTURK_SUBMIT_ORIGINS", ["https://www.mturk.com", "https://workersandbox.mturk.com"]
+)
+# Pages that MTurk shows its workers in a frame may be framed by these origins only.
+MTURK_FRAME_ANCESTORS = env_list("MTURK_FRAME_ANCESTORS", ["https://*.mturk.com", "https://mturk.com"])
+CELERY_BEAT_SCHEDULE = {
+    "mturk-sync": {"task": "default.mturk_sync_all", "schedule": float(MTURK_SYNC_SECONDS)},
+}
 
 # --- machine learning -------------------------------------------------------------------------------
 INFERENCE_DEVICE = env_str("INFERENCE_DEVICE", "auto")  # auto | cpu | cuda | cuda:N

@@ -63,6 +63,11 @@ def serve_media(request: HttpRequest, path: str) -> HttpResponse:
         raise Http404("no such file") from None
     if not full.is_file() or any(part.startswith(".") for part in Path(path).parts):
         raise Http404("no such file")
+    return file_response(request, full)
+
+
+def file_response(request: HttpRequest, full: Path) -> HttpResponse:
+    """The file at `full` (already resolved and checked by the caller), honouring a Range header."""
     size = full.stat().st_size
     content_type = _content_type(full)
     header = request.headers.get("Range", "")

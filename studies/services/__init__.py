@@ -1,0 +1,1 @@
+"""Workflows of the studies app (thin views call these; see DESIGN.md "Style")."""

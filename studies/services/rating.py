@@ -1,0 +1,287 @@
+"""Handing out work and taking ratings: balanced assignment, idempotent ratings, screening.
+
+Balanced assignment: a new assignment gets the test stimuli furthest from the target, counting valid
+ratings plus the places already handed out in active assignments (so two raters arriving together
+do not both get the same least-rated clips), never one the rater has seen, in random order, mixed
+with the attention checks. Assignment creation is serialised per study by locking the study row.
+
+A rating is kept once: the (rater, stimulus) pair is unique in the database; a resubmitted form
+returns the stored rating unchanged (the first answer wins, it is never overwritten).
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import statistics
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from studies.models import Assignment, AssignmentItem, Rater, Rating, Stimulus, Study
+
+# A rater whose test ratings (at least this many) never vary did not listen (P.808 drops such votes).
+LOW_VARIANCE_MIN_RATINGS = 8
+MAX_TIME_SPENT_MS = 6 * 3600 * 1000
+MAX_PLAYS = 1000
+
+
+class RatingError(ValueError):
+    """A submission that cannot be accepted; the message is safe to show the rater."""
+
+
+class NoWork(Exception):
+    """Every stimulus has (or is about to have) its target of valid ratings, or the rater saw them all."""
+
+
+def valid_ratings_filter(prefix: str = "") -> Q:
+    """Which ratings count: from raters not excluded, in assignments that passed their checks and were
+    not rejected on MTurk."""
+    return Q(
+        **{
+            f"{prefix}rater__excluded": False,
+            f"{prefix}assignment__passed_checks": True,
+        }
+    ) & ~Q(**{f"{prefix}assignment__state": Assignment.State.REJECTED})
+
+
+def study_recount(*, study: Study) -> None:
+    """Recompute every test stimulus's count of valid ratings from the ratings themselves."""
+    counts = (
+        Rating.objects.filter(valid_ratings_filter(), stimulus=OuterRef("pk"))
+        .values("stimulus")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    Stimulus.objects.filter(study=study, role=Stimulus.Role.TEST).update(
+        valid_ratings=Coalesce(Subquery(counts), 0)
+    )
+
+
+def _in_flight(study: Study) -> dict[int, int]:
+    """Places handed out in active assignments and not yet answered, per stimulus."""
+    rows = (
+        AssignmentItem.objects.filter(
+            assignment__study=study, assignment__state=Assignment.State.ACTIVE, stimulus__role="test"
+        )
+        .exclude(stimulus__ratings__assignment=F("assignment"))
+        .values("stimulus")
+        .annotate(n=Count("pk"))
+    )
+    return {row["stimulus"]: row["n"] for row in rows}
+
+
+def assignment_claim(
+    *, study: Study, rater: Rater, mturk_assignment_id: str | None = None, hit=None, turk_submit_to: str = ""
+) -> Assignment:
+    """The rater's active assignment, or a new balanced one. Raises NoWork when nothing is left."""
+    if rater.study_id != study.pk:
+        raise RatingError("this rater belongs to another study")
+    if rater.blocked:
+        raise RatingError("this rater can no longer take part in the study")
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        if mturk_assignment_id:
+            existing = Assignment.objects.filter(mturk_assignment_id=mturk_assignment_id).first()
+            if existing is not None:
+                if existing.rater_id != rater.pk or existing.study_id != study.pk:
+                    raise RatingError("this MTurk assignment belongs to another worker")
+                return existing
+        else:
+            existing = Assignment.objects.filter(
+                study=study, rater=rater, state=Assignment.State.ACTIVE, mturk_assignment_id=None
+            ).first()
+            if existing is not None:
+                return existing
+        if not study.is_open:
+            raise NoWork("the study is not open")
+        seen = set(
+            AssignmentItem.objects.filter(assignment__rater=rater).values_list("stimulus_id", flat=True)
+        )
+        in_flight = _in_flight(study)
+        rng = random.Random(secrets.randbits(64))
+        candidates = []
+        for pk, valid in Stimulus.objects.filter(study=study, role="test").values_list("pk", "valid_ratings"):
+            load = valid + in_flight.get(pk, 0)
+            if pk not in seen and load < study.ratings_per_stimulus:
+                candidates.append((load, rng.random(), pk))
+        if not candidates:
+            raise NoWork("every clip has the ratings it needs")
+        chosen = [pk for _, _, pk in sorted(candidates)[: study.stimuli_per_assignment]]
+        chosen += _checks(study, seen, rng)
+        rng.shuffle(chosen)
+        assignment = Assignment.objects.create(
+            study=study,
+            rater=rater,
+            mturk_assignment_id=mturk_assignment_id or None,
+            hit=hit,
+            turk_submit_to=turk_submit_to,
+        )
+        AssignmentItem.objects.bulk_create(
+            [AssignmentItem(assignment=assignment, stimulus_id=pk, position=i) for i, pk in enumerate(chosen)]
+        )
+    return assignment
+
+
+def _checks(study: Study, seen: set[int], rng: random.Random) -> list[int]:
+    pool: dict[str, list[int]] = {"gold_high": [], "gold_low": [], "trap": []}
+    for pk, role in Stimulus.objects.filter(study=study).exclude(role="test").values_list("pk", "role"):
+        if pk not in seen:
+            pool[role].append(pk)
+    for ids in pool.values():
+        rng.shuffle(ids)
+    golds = []
+    for i in range(study.gold_per_assignment):  # alternate high and low, starting at random
+        role = ("gold_high", "gold_low")[(i + rng.randint(0, 1)) % 2]
+        if pool[role]:
+            golds.append(pool[role].pop())
+    return golds + pool["trap"][: study.traps_per_assignment]
+
+
+@dataclass(frozen=True)
+class Submitted:
+    rating: Rating
+    created: bool  # False: the same rating had been stored before (a resubmission)
+    assignment_done: bool
+
+
+def _int_field(value, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool):
+        raise RatingError(f"{name} must be a whole number")
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise RatingError(f"{name} must be a whole number") from None
+    if not low <= number <= high:
+        raise RatingError(f"{name} must be between {low} and {high}")
+    return number
+
+
+def rating_submit(
+    *,
+    assignment: Assignment,
+    stimulus_uid: str,
+    score,
+    time_spent_ms=0,
+    play_count=0,
+    played_to_end=False,
+) -> Submitted:
+    """Store one rating of one stimulus of the rater's assignment; safe to call again with the same form."""
+    score = _int_field(score, "score", 1, 5)
+    time_spent_ms = _int_field(time_spent_ms or 0, "time spent", 0, MAX_TIME_SPENT_MS)
+    play_count = _int_field(play_count or 0, "play count", 0, MAX_PLAYS)
+    item = (
+        AssignmentItem.objects.select_related("stimulus")
+        .filter(assignment=assignment, stimulus__uid=stimulus_uid)
+        .first()
+        if _is_uuid(stimulus_uid)
+        else None
+    )
+    if item is None:
+        raise RatingError("this clip is not part of your task")
+    existing = Rating.objects.filter(rater_id=assignment.rater_id, stimulus=item.stimulus).first()
+    if existing is not None:
+        return Submitted(existing, False, assignment.state != Assignment.State.ACTIVE)
+    if assignment.state != Assignment.State.ACTIVE:
+        raise RatingError("this task has already been submitted")
+    if play_count < 1:
+        raise RatingError("please play the clip to the end before rating it")
+    try:
+        with transaction.atomic():
+            rating = Rating.objects.create(
+                study_id=assignment.study_id,
+                rater_id=assignment.rater_id,
+                stimulus=item.stimulus,
+                assignment=assignment,
+                score=score,
+                time_spent_ms=time_spent_ms,
+                play_count=play_count,
+                played_to_end=bool(played_to_end),
+                rubric_version=assignment.study.rubric_version,
+            )
+    except IntegrityError:  # a concurrent duplicate of this very submission won the race
+        rating = Rating.objects.get(rater_id=assignment.rater_id, stimulus=item.stimulus)
+        return Submitted(rating, False, assignment.state != Assignment.State.ACTIVE)
+    done = False
+    if (
+        not AssignmentItem.objects.filter(assignment=assignment)
+        .exclude(stimulus__ratings__rater_id=assignment.rater_id)
+        .exists()
+    ):
+        done = assignment_complete(assignment=assignment)
+    return Submitted(rating, True, done)
+
+
+def _is_uuid(value) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return True
+
+
+def assignment_next_item(assignment: Assignment) -> AssignmentItem | None:
+    return (
+        AssignmentItem.objects.select_related("stimulus")
+        .filter(assignment=assignment)
+        .exclude(stimulus__ratings__rater_id=assignment.rater_id)
+        .order_by("position")
+        .first()
+    )
+
+
+def assignment_complete(*, assignment: Assignment) -> bool:
+    """Close an assignment whose items are all rated: score its checks, screen its rater, recount.
+    Exactly one caller wins (conditional update); the others see it done."""
+    failures = []
+    ratings = Rating.objects.filter(assignment=assignment).select_related("stimulus")
+    gold_wrong = gold_total = 0
+    for rating in ratings:
+        stimulus = rating.stimulus
+        if not rating.played_to_end:
+            failures.append(f"did not play a clip to the end (item {stimulus.uid.hex[:8]})")
+        if stimulus.role == Stimulus.Role.TRAP and not stimulus.accepts(rating.score):
+            failures.append(f"trap: asked for {stimulus.expected_min}, answered {rating.score}")
+        elif stimulus.role in (Stimulus.Role.GOLD_HIGH, Stimulus.Role.GOLD_LOW):
+            gold_total += 1
+            if not stimulus.accepts(rating.score):
+                gold_wrong += 1
+    # One slip on a gold clip is forgiven; missing more than half of them is not.
+    if gold_total and gold_wrong * 2 > gold_total:
+        failures.append(f"gold: {gold_wrong} of {gold_total} clearly good/broken clips misjudged")
+    code = secrets.token_hex(4).upper()
+    changed = Assignment.objects.filter(pk=assignment.pk, state=Assignment.State.ACTIVE).update(
+        state=Assignment.State.SUBMITTED,
+        submitted_at=timezone.now(),
+        passed_checks=not failures,
+        check_failures=failures,
+        completion_code=code,
+    )
+    assignment.refresh_from_db()
+    if changed:
+        rater_screen(rater=assignment.rater)
+        study_recount(study=assignment.study)
+    return True
+
+
+def rater_screen(*, rater: Rater) -> Rater:
+    """Exclude a rater (with the reason) who failed any assignment's checks or whose test ratings never
+    vary; their ratings stay stored but leave the numbers. Exclusion is never undone automatically."""
+    if rater.excluded:
+        return rater
+    reasons = []
+    failed = Assignment.objects.filter(rater=rater, passed_checks=False)
+    for assignment in failed[:3]:
+        reasons.append("; ".join(assignment.check_failures) or "failed the checks")
+    scores = list(Rating.objects.filter(rater=rater, stimulus__role="test").values_list("score", flat=True))
+    if len(scores) >= LOW_VARIANCE_MIN_RATINGS and statistics.pstdev(scores) == 0:
+        reasons.append(f"gave every one of {len(scores)} clips the same score")
+    if reasons:
+        Rater.objects.filter(pk=rater.pk).update(excluded=True, exclusion_reason="; ".join(reasons)[:300])
+        rater.refresh_from_db()
+    return rater

@@ -1,0 +1,270 @@
+"""Study results: MOS with honest intervals, tests and agreement, in the paper's table layouts.
+
+Only valid ratings count (services.rating.valid_ratings_filter): test stimuli, raters not excluded,
+assignments that passed their checks and were not rejected. Conditions are category × system; the
+"Average" row pools every category of a system (the paper's bottom row). Mann–Whitney tests compare
+the systems within each category and on average; Holm's correction runs over all of a study's tests
+together (one family), so adding categories makes each test stricter, never looser.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+from studies import stats
+from studies.models import Kind, Rater, Rating, Study
+from studies.services.rating import valid_ratings_filter
+
+AVERAGE = "Average"
+N_BOOT = 1000
+
+
+@dataclass
+class Cell:
+    mean: float | None
+    t_half: float | None
+    boot_low: float | None
+    boot_high: float | None
+    n: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+@dataclass
+class StudyResult:
+    study_id: int
+    kind: str
+    systems: list[tuple[str, str]]  # (key, label) in the paper's column order
+    categories: list[str]  # then AVERAGE
+    cells: dict[tuple[str, str], Cell]  # (category, system) -> cell
+    comparisons: list[dict[str, Any]]
+    alpha: float | None
+    n_ratings: int
+    n_raters: int
+    n_items: int
+    n_ratings_all: int  # every stored rating of test stimuli, excluded ones included
+    excluded: list[dict[str, str]] = field(default_factory=list)
+    n_boot: int = N_BOOT
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [
+            {"category": c, "cells": [self.cells.get((c, key)) for key, _ in self.systems]}
+            for c in [*self.categories, AVERAGE]
+        ]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "study": self.study_id,
+            "kind": self.kind,
+            "systems": [{"key": k, "label": label} for k, label in self.systems],
+            "table": [
+                {
+                    "category": row["category"],
+                    **{
+                        key: (cell.as_dict() if cell else None)
+                        for (key, _), cell in zip(self.systems, row["cells"], strict=False)
+                    },
+                }
+                for row in self.rows()
+            ],
+            "comparisons": self.comparisons,
+            "krippendorff_alpha_ordinal": self.alpha,
+            "n_ratings_valid": self.n_ratings,
+            "n_ratings_all": self.n_ratings_all,
+            "n_raters": self.n_raters,
+            "n_items": self.n_items,
+            "n_boot": self.n_boot,
+            "excluded_raters": self.excluded,
+        }
+
+
+def _none(value: float) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def valid_ratings(study: Study):
+    return Rating.objects.filter(valid_ratings_filter(), study=study, stimulus__role="test")
+
+
+def study_results(*, study: Study, n_boot: int = N_BOOT) -> StudyResult:
+    labels = {s["key"]: s["label"] for s in study.run.spec.get("systems", [])}
+    systems = [(key, labels.get(key, key)) for key in study.systems]
+    rows = list(
+        valid_ratings(study).values_list(
+            "rater_id", "stimulus_id", "stimulus__category", "stimulus__system", "score"
+        )
+    )
+    categories = sorted({r[2] for r in rows} | set(study.categories))
+    cells: dict[tuple[str, str], Cell] = {}
+    comparisons: list[dict[str, Any]] = []
+    alpha = None
+    if rows:
+        by_category = stats.RatingSet.from_records((r[0], r[1], (r[2], r[3]), r[4]) for r in rows)
+        by_system = stats.RatingSet.from_records((r[0], r[1], r[3], r[4]) for r in rows)
+        keys = [k for k, _ in systems]
+        pairs = [((c, a), (c, b)) for c in categories for a, b in combinations(keys, 2)]
+        present = set(by_category.condition_labels)
+        pairs = [p for p in pairs if p[0] in present and p[1] in present]
+        average_pairs = [
+            (a, b) for a, b in combinations(keys, 2) if {a, b} <= set(by_system.condition_labels)
+        ]
+        detail = stats.report(by_category, pairs=pairs, n_boot=n_boot, seed=study.seed)
+        average = stats.report(by_system, pairs=average_pairs, n_boot=n_boot, seed=study.seed)
+        for row in detail.conditions:
+            category, system = row.label
+            cells[(category, system)] = _cell(row)
+        for row in average.conditions:
+            cells[(AVERAGE, row.label)] = _cell(row)
+        # One Holm family for the whole study: re-run the correction over every test together.
+        tests = [(c.a[0], c) for c in detail.comparisons] + [(AVERAGE, c) for c in average.comparisons]
+        comparisons = _holm_family(tests, labels)
+        alpha = _none(detail.alpha)
+    excluded = [
+        {"rater": str(r), "reason": r.exclusion_reason}
+        for r in Rater.objects.filter(study=study, excluded=True).order_by("pk")
+    ]
+    return StudyResult(
+        study_id=study.pk,
+        kind=study.kind,
+        systems=systems,
+        categories=categories,
+        cells=cells,
+        comparisons=comparisons,
+        alpha=alpha,
+        n_ratings=len(rows),
+        n_raters=len({r[0] for r in rows}),
+        n_items=len({r[1] for r in rows}),
+        n_ratings_all=Rating.objects.filter(study=study, stimulus__role="test").count(),
+        excluded=excluded,
+        n_boot=n_boot,
+    )
+
+
+def _cell(row: stats.ConditionSummary) -> Cell:
+    return Cell(
+        mean=_none(row.mean),
+        t_half=_none(row.t_half_width),
+        boot_low=_none(row.boot_low),
+        boot_high=_none(row.boot_high),
+        n=row.n_ratings,
+    )
+
+
+def _holm_family(tests: list[tuple[str, stats.Comparison]], labels: dict[str, str]) -> list[dict[str, Any]]:
+    from statsmodels.stats.multitest import multipletests
+
+    finite = [i for i, (_, c) in enumerate(tests) if not math.isnan(c.p)]
+    adjusted = [math.nan] * len(tests)
+    if finite:
+        _, p_holm, _, _ = multipletests([tests[i][1].p for i in finite], alpha=0.05, method="holm")
+        for i, p in zip(finite, p_holm, strict=False):
+            adjusted[i] = float(p)
+    out = []
+    for (category, c), p_holm in zip(tests, adjusted, strict=False):
+        a = c.a[1] if isinstance(c.a, tuple) else c.a
+        b = c.b[1] if isinstance(c.b, tuple) else c.b
+        out.append(
+            {
+                "category": category,
+                "a": labels.get(a, a),
+                "b": labels.get(b, b),
+                "mean_a": _none(c.mean_a),
+                "mean_b": _none(c.mean_b),
+                "n_a": c.n_a,
+                "n_b": c.n_b,
+                "u": _none(c.u),
+                "p": _none(c.p),
+                "p_holm": _none(p_holm),
+                "rank_biserial": _none(c.rank_biserial),
+                "significant": bool(not math.isnan(p_holm) and p_holm < 0.05),
+            }
+        )
+    return out
+
+
+def ratings_csv(*, study: Study) -> str:
+    """Every stored rating (excluded ones too, flagged), one row each: the raw data for re-analysis."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "rating_id", "rater", "rater_source", "rater_excluded", "exclusion_reason", "assignment",
+            "passed_checks", "stimulus", "role", "category", "system", "sample_id", "score",
+            "time_spent_ms", "play_count", "played_to_end", "rubric_version", "created_at", "valid",
+        ]
+    )  # fmt: skip
+    valid = set(valid_ratings(study).values_list("pk", flat=True))
+    query = (
+        Rating.objects.filter(study=study).select_related("rater", "assignment", "stimulus").order_by("pk")
+    )
+    for r in query.iterator(chunk_size=2000):
+        writer.writerow(
+            [
+                r.pk, r.rater.external_id if r.rater.source == Rater.Source.MTURK else f"invite-{r.rater_id}",
+                r.rater.source, int(r.rater.excluded), r.rater.exclusion_reason, r.assignment.uid,
+                r.assignment.passed_checks, r.stimulus.uid, r.stimulus.role, r.stimulus.category,
+                r.stimulus.system, r.stimulus.sample_id or "", r.score, r.time_spent_ms, r.play_count,
+                int(r.played_to_end), r.rubric_version, r.created_at.isoformat(), int(r.pk in valid),
+            ]
+        )  # fmt: skip
+    return out.getvalue()
+
+
+# --- the paper's tables for a run ------------------------------------------------------------------------
+
+
+def _latest(run, kind: str) -> Study | None:
+    return run.studies.filter(kind=kind).order_by("-created_at").first()
+
+
+def run_tables(*, run) -> dict[str, Any]:
+    """Table 1 (realism + alignment MOS: GT / baseline / proposed), Table 2 (timbre MOS + cosine),
+    Tables 7–8 (MCD) for a generation run, from its latest study of each kind."""
+    from registry.services.generation import summary_table
+
+    studies = {kind: _latest(run, kind) for kind in Kind.values}
+    results = {kind: study_results(study=s) for kind, s in studies.items() if s is not None}
+    cosine = summary_table(run, task="timbre", metric="cosine", systems=["baseline", "proposed"])
+    mcd = summary_table(run, task="ablation", metric="mcd")
+    return {"studies": studies, "results": results, "cosine": cosine, "mcd": mcd}
+
+
+def _fmt(cell: Cell | None) -> str:
+    if cell is None or cell.mean is None:
+        return "--"
+    half = f" ($\\pm${cell.t_half:.2f})" if cell.t_half is not None else ""
+    return f"{cell.mean:.2f}{half}"
+
+
+def study_latex(*, study: Study) -> str:
+    result = study_results(study=study)
+    columns = "l" + "c" * len(result.systems)
+    head = " & ".join(["Category", *[label for _, label in result.systems]])
+    lines = [
+        f"% {study.get_kind_display()} MOS, mean ($\\pm$ 95 % CI, t), {result.n_ratings} valid ratings",
+        f"\\begin{{tabular}}{{{columns}}}",
+        "\\toprule",
+        head + " \\\\",
+        "\\midrule",
+    ]
+    for row in result.rows():
+        if row["category"] == AVERAGE:
+            lines.append("\\midrule")
+        lines.append(" & ".join([row["category"].capitalize(), *[_fmt(c) for c in row["cells"]]]) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", ""]
+    return "\n".join(lines)
+
+
+def run_latex(tables: dict[str, Any]) -> str:
+    parts = []
+    for kind in Kind.values:
+        study = tables["studies"].get(kind)
+        if study is not None:
+            parts.append(study_latex(study=study))
+    return "\n".join(parts) or "% no studies yet\n"
