@@ -28,7 +28,9 @@ SYSTEMS = [
 def _tone(path: Path, freq: float, seconds: float = 1.0, seed: int = 0) -> None:
     t = np.arange(int(seconds * SR)) / SR
     rng = np.random.default_rng(seed)
-    save_wav(path, (0.3 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(t.size)).astype(np.float32))
+    save_wav(
+        path, (0.3 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+    )
 
 
 def _video(path: Path, wav: Path, seed: int) -> None:
@@ -93,7 +95,9 @@ def finished_run(
                         video = ""
                         if task == "alignment":
                             video = base + ".mp4"
-                            shutil.copyfile(default_storage.path(clip.video.name), default_storage.path(video))
+                            shutil.copyfile(
+                                default_storage.path(clip.video.name), default_storage.path(video)
+                            )
                         Sample.objects.create(
                             run=run, task=task, category=category, system=system, pair=pair, clip=clip,
                             audio=base + ".wav", video=video, status=Status.SUCCEEDED,

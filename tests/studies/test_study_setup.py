@@ -44,7 +44,10 @@ def test_the_three_studies_hold_the_papers_stimuli(run, django_capture_on_commit
 def test_the_rubric_is_the_papers_word_for_word_and_edits_are_versioned(run, researcher):
     study = study_create(run=run, kind="realism", prepare=False)
     assert study.rubric["levels"]["5"] == "Completely real sound."
-    assert RUBRICS["alignment"]["levels"]["1"] == "Completely misalignment, no events in audio can match the video ."
+    assert (
+        RUBRICS["alignment"]["levels"]["1"]
+        == "Completely misalignment, no events in audio can match the video ."
+    )
     assert RUBRICS["timbre"]["levels"]["2"] == (
         "Timbre has a large gap with the target, but share the same category of the sound."
     )
@@ -56,7 +59,9 @@ def test_the_rubric_is_the_papers_word_for_word_and_edits_are_versioned(run, res
         study_rubric_update(study=study, instructions="x", rubric={"question": "q", "levels": {"1": "a"}})
 
 
-def test_checks_are_real_media_a_trap_speaks_and_a_broken_clip_is_noise(run, django_capture_on_commit_callbacks):
+def test_checks_are_real_media_a_trap_speaks_and_a_broken_clip_is_noise(
+    run, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         study = study_create(run=run, kind="realism")
     checks = Stimulus.objects.filter(study=study).exclude(role="test")
