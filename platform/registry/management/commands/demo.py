@@ -5,7 +5,8 @@
 1. builds a SynthVAS dataset (8 categories of 10-s clips);
 2. trains tiny checkpoints of VarietySound and the cascade on it (skipped when they exist);
 3. runs the evaluation protocol on some categories (skipped when a run succeeded already);
-4. prints where to look.
+4. creates the three MOS studies of that run (realism, alignment, timbre), opens them for local raters
+   and prints the researcher, results and rater links.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ class Command(BaseCommand):
         parser.add_argument("--seconds", type=float, default=10.0)
         parser.add_argument("--steps", type=int, default=300, help="Training steps per system (tiny preset)")
         parser.add_argument("--categories", default="dog,drum", help="Categories the protocol runs on")
+        parser.add_argument(
+            "--base-url", default="http://127.0.0.1:8000", help="Where the printed links point"
+        )
 
     def handle(self, *args, **options) -> None:
-        self.stdout.write(self.style.MIGRATE_HEADING("1/3 SynthVAS"))
+        self.stdout.write(self.style.MIGRATE_HEADING("1/4 SynthVAS"))
         call_command(
             "make_synthvas",
             "--clips-per-category",
@@ -39,7 +43,7 @@ class Command(BaseCommand):
             DEMO_DATASET,
         )
         dataset = Dataset.objects.get(name=DEMO_DATASET)
-        self.stdout.write(self.style.MIGRATE_HEADING("2/3 tiny checkpoints"))
+        self.stdout.write(self.style.MIGRATE_HEADING("2/4 tiny checkpoints"))
         for system, role in (
             ("varietysound", Checkpoint.Role.PROPOSED),
             ("cascade", Checkpoint.Role.BASELINE),
@@ -59,7 +63,7 @@ class Command(BaseCommand):
                 "--steps",
                 str(options["steps"]),
             )
-        self.stdout.write(self.style.MIGRATE_HEADING("3/3 evaluation protocol"))
+        self.stdout.write(self.style.MIGRATE_HEADING("3/4 evaluation protocol"))
         run = GenerationRun.objects.filter(dataset=dataset, status=Status.SUCCEEDED).first()
         if run is None:
             call_command(
@@ -74,8 +78,25 @@ class Command(BaseCommand):
             run = GenerationRun.objects.filter(dataset=dataset, status=Status.SUCCEEDED).latest("created_at")
         else:
             self.stdout.write(f"using run {run.name!r}")
+        self.stdout.write(self.style.MIGRATE_HEADING("4/4 MOS studies"))
+        call_command(
+            "create_studies",
+            "--run",
+            str(run.pk),
+            "--reuse",
+            "--invites",
+            "2",
+            "--ratings-per-stimulus",
+            "3",
+            "--stimuli-per-assignment",
+            "6",
+            "--base-url",
+            options["base_url"],
+            stdout=self.stdout,
+        )
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo ready: dataset {dataset.name} ({dataset.stats.get('clips', 0)} clips), run at /runs/{run.pk}/"
+                f"Demo ready: dataset {dataset.name} ({dataset.stats.get('clips', 0)} clips), "
+                f"run at {options['base_url'].rstrip('/')}/runs/{run.pk}/"
             )
         )
