@@ -10,6 +10,7 @@ urlpatterns = [
     path("studies/new", views.study_create_view, name="create"),
     path("studies/<int:pk>/", views.study_detail, name="study"),
     path("studies/<int:pk>/do/<str:action>", views.study_action, name="action"),
+    path("studies/<int:pk>/progress", views.study_progress_partial, name="progress"),
     path("studies/<int:pk>/preview/", views.study_preview, name="preview"),
     path("studies/<int:pk>/stimuli/<str:uid>/<str:which>", views.stimulus_media, name="stimulus_media"),
     path("studies/<int:pk>/results/", views.study_results, name="results"),

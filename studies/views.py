@@ -98,9 +98,16 @@ def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "rubric_json": json.dumps(study.rubric, indent=2, ensure_ascii=False),
         "mturk_live": settings.MTURK_LIVE,
         "publish_preview": mturk_ops.publish_preview(study=study, hits=1, assignments_per_hit=9),
-        "auto_refresh": study.state in (Study.State.PREPARING,),
     }
     return render(request, "studies/study_detail.html", context)
+
+
+@researcher_required
+@require_GET
+def study_progress_partial(request: HttpRequest, pk: int) -> HttpResponse:
+    study = get_object_or_404(Study, pk=pk)
+    context = {"study": study, "progress": study_progress(study), "excluded": study.raters.filter(excluded=True)}
+    return render(request, "studies/_progress.html", context)
 
 
 @researcher_required

@@ -15,6 +15,7 @@ import random
 import secrets
 import statistics
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery
@@ -62,10 +63,16 @@ def study_recount(*, study: Study) -> None:
 
 
 def _in_flight(study: Study) -> dict[int, int]:
-    """Places handed out in active assignments and not yet answered, per stimulus."""
+    """Places handed out in active assignments and not yet answered, per stimulus. An assignment older
+    than the study's assignment duration no longer holds its places (its rater may still finish it;
+    the clip then simply gets one rating more than the target)."""
+    since = timezone.now() - timedelta(seconds=study.assignment_duration_s)
     rows = (
         AssignmentItem.objects.filter(
-            assignment__study=study, assignment__state=Assignment.State.ACTIVE, stimulus__role="test"
+            assignment__study=study,
+            assignment__state=Assignment.State.ACTIVE,
+            assignment__created_at__gte=since,
+            stimulus__role="test",
         )
         .exclude(stimulus__ratings__assignment=F("assignment"))
         .values("stimulus")

@@ -157,3 +157,13 @@ def test_the_researcher_page_shows_the_cost_and_publishes(researcher_client, stu
     for _ in range(2):
         researcher_client.post(reverse("studies:action", args=[study.pk, "publish"]), form)
     assert len(fake_mturk.hits) == 1
+
+
+def test_beat_syncs_every_open_study_with_hits(study, fake_mturk, settings):
+    from studies.tasks import mturk_sync_all
+
+    assert settings.CELERY_BEAT_SCHEDULE["mturk-sync"]["task"] == "default.mturk_sync_all"
+    assert mturk_sync_all.delay().get() == {"studies": []}  # nothing published yet
+    mturk_ops.study_publish(study=study, hits=1, assignments_per_hit=2, request_id="beat")
+    assert mturk_sync_all.delay().get() == {"studies": [study.pk]}
+    assert Hit.objects.get().synced_at is not None

@@ -150,3 +150,10 @@ def test_studies_are_created_from_the_list_page(researcher_client, settings):
         reverse("studies:create"), {"run": run.pk, "ratings_per_stimulus": "x"}, follow=True
     )
     assert "whole number" in bad.content.decode()
+
+
+def test_the_progress_section_refreshes_on_its_own(researcher_client, study):
+    page = researcher_client.get(reverse("studies:study", args=[study.pk])).content.decode()
+    assert reverse("studies:progress", args=[study.pk]) in page
+    partial = researcher_client.get(reverse("studies:progress", args=[study.pk])).content.decode()
+    assert partial.strip().startswith('<section class="card" id="progress">')

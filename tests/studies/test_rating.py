@@ -208,3 +208,20 @@ def test_many_raters_reach_the_target_excluding_exactly_the_cheaters(study):
     assert gt_vs_base and gt_vs_base[0]["p"] == pytest.approx(
         sps.mannwhitneyu(a, b, alternative="two-sided").pvalue
     )
+
+
+def test_an_abandoned_assignment_gives_its_clips_back_after_the_assignment_duration(study):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Study.objects.filter(pk=study.pk).update(stimuli_per_assignment=18, ratings_per_stimulus=1)
+    study.refresh_from_db()
+    a, b = invites_create(study=study, count=2)
+    assignment_claim(study=study, rater=a)  # takes every clip, then walks away
+    with pytest.raises(NoWork):
+        assignment_claim(study=study, rater=b)
+    Assignment.objects.filter(rater=a).update(
+        created_at=timezone.now() - timedelta(seconds=study.assignment_duration_s + 1)
+    )
+    assert assignment_claim(study=study, rater=b).items.filter(stimulus__role="test").count() == 18
