@@ -19,6 +19,10 @@ precision P_k and recall R_k after the k-th detection, AP = sum_k (R_k - R_{k-1}
 interpolation, as scikit-learn's ``average_precision_score``). Unreached recall counts as zero
 precision, so missing onsets lower AP as well as accuracy.
 
+**Precision and F1** complete accuracy (a recall): precision = hits / generated onsets, and
+F1 = 2 · hits / (generated + reference onsets). Accuracy alone rewards a clip that is full of onsets
+(every reference onset finds a neighbour); precision and F1 penalise the extra ones.
+
 With no reference onsets both scores are undefined: NaN (the summaries exclude and count NaN). With
 reference onsets but no detections both are 0.
 """
@@ -62,6 +66,17 @@ class OnsetScore:
     hits: int
     n_generated: int
     n_reference: int
+
+    @property
+    def precision(self) -> float:
+        """hits / generated onsets (NaN without generated onsets)."""
+        return self.hits / self.n_generated if self.n_generated else float("nan")
+
+    @property
+    def f1(self) -> float:
+        """2 · hits / (generated + reference onsets): the harmonic mean of precision and accuracy."""
+        total = self.n_generated + self.n_reference
+        return 2 * self.hits / total if total else float("nan")
 
 
 def _frames(seconds: float, sample_rate: int, hop: int) -> int:

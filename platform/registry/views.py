@@ -85,7 +85,13 @@ RUN_TABLES = [
     ("Tables 7–8 · ablations: MCD to the ground-truth mel, dB (↓)", "ablation", "mcd"),
     ("Ablations: MCD with DTW alignment, dB (↓)", "ablation", "mcd_dtw"),
     ("Realism set · onset accuracy against the true event times (↑)", "realism", "onset_acc_true"),
+    (
+        "Realism set · onset F1 against the true event times (↑: penalises extra onsets)",
+        "realism",
+        "onset_f1_true",
+    ),
     ("Realism set · onset accuracy against the recorded audio (↑)", "realism", "onset_acc"),
+    ("Realism set · onset F1 against the recorded audio (↑)", "realism", "onset_f1"),
     ("Realism set · onset AP against the recorded audio (↑)", "realism", "onset_ap"),
     ("Realism set · cosine to the (swapped) reference (↑)", "realism", "cosine"),
     ("Realism set · OSG to the recorded audio (↓)", "realism", "osg"),

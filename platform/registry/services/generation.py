@@ -424,6 +424,7 @@ def sample_metrics(sample: Sample) -> dict[str, Any]:
         score = score_against_times(detected, detect_onsets(recorded).times)
         metrics["onset_acc"] = score.accuracy
         metrics["onset_ap"] = score.average_precision
+        metrics["onset_f1"] = score.f1
         n = min(len(wave), len(recorded))
         metrics["osg"] = osg(wave[:n], recorded[:n]).osg
     events = (sample.clip.meta or {}).get("events")
@@ -431,6 +432,7 @@ def sample_metrics(sample: Sample) -> dict[str, Any]:
         score = score_against_times(detected, [event["onset_s"] for event in events])
         metrics["onset_acc_true"] = score.accuracy
         metrics["onset_ap_true"] = score.average_precision
+        metrics["onset_f1_true"] = score.f1
     return {
         key: (None if value is None or not np.isfinite(value) else float(value))
         for key, value in metrics.items()
@@ -517,7 +519,10 @@ def generation_run_finalize(*, run_id: int, encoder=None) -> GenerationRun:
     return run
 
 
-METRICS = ("cosine", "mcd", "mcd_dtw", "onset_acc", "onset_ap", "onset_acc_true", "onset_ap_true", "osg")
+METRICS = (
+    "cosine", "mcd", "mcd_dtw", "onset_acc", "onset_ap", "onset_f1",
+    "onset_acc_true", "onset_ap_true", "onset_f1_true", "osg",
+)  # fmt: skip
 
 
 def generation_run_summary(*, run: GenerationRun) -> dict[str, Any]:

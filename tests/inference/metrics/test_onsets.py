@@ -149,3 +149,18 @@ def test_bad_inputs_are_rejected() -> None:
     with pytest.raises(ValueError, match="NaN"):
         onset_accuracy([float("nan")], [1.0])
     assert isinstance(detect_onsets(clicks(TIMES)), Onsets)
+
+
+def test_f1_penalises_extra_onsets_that_accuracy_ignores():
+    from inference.metrics.onsets import Onsets, score_against_times
+
+    reference = [1.0, 3.0, 5.0]
+    exact = score_against_times(Onsets(np.array(reference), np.ones(3)), reference)
+    dense_times = np.arange(0.0, 10.0, 0.1)  # an onset every 100 ms: every reference is "hit"
+    dense = score_against_times(Onsets(dense_times, np.ones(dense_times.size)), reference)
+    assert exact.accuracy == dense.accuracy == 1.0
+    assert exact.precision == exact.f1 == 1.0
+    assert dense.precision == pytest.approx(3 / dense_times.size)
+    assert dense.f1 == pytest.approx(2 * 3 / (dense_times.size + 3))
+    silent = score_against_times(Onsets(np.zeros(0), np.zeros(0)), reference)
+    assert np.isnan(silent.precision) and silent.f1 == 0.0
