@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("datasets/<int:pk>/", views.dataset_detail, name="dataset"),
     path("clips/<int:pk>/", views.clip_detail, name="clip"),
+    path("datasets/<int:pk>/runs/new", views.run_create, name="run_create"),
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("runs/<int:pk>/samples.csv", views.run_samples_csv, name="run_csv"),
     path("runs/<int:pk>/summary.json", views.run_summary_json, name="run_json"),

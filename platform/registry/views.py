@@ -3,12 +3,13 @@ from __future__ import annotations
 import csv
 import json
 
+from django.contrib import messages
 from django.db import connection
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from registry.access import researcher_required
 from registry.models import Checkpoint, Clip, Dataset, GenerationRun, Pair, Sample, Split, Status, TrainingRun
@@ -42,7 +43,10 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     category = request.GET.get("category")
     if category:
         clips = clips.filter(category=category)
+    checkpoints = Checkpoint.objects.filter(dataset=dataset).order_by("-created_at")
     context = {
+        "proposed_checkpoints": checkpoints.filter(kind=Checkpoint.Kind.VARIETYSOUND),
+        "baseline_checkpoints": checkpoints.filter(kind=Checkpoint.Kind.CASCADE),
         "dataset": dataset,
         "clips": clips[:500],
         "clip_count": clips.count(),
@@ -51,6 +55,42 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "category": category,
     }
     return render(request, "registry/dataset_detail.html", context)
+
+
+@researcher_required
+@require_POST
+def run_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """Create a generation run from the dataset page's form and start it."""
+    from registry.services.generation import generation_run_create, generation_run_launch, protocol_systems
+
+    dataset = get_object_or_404(Dataset, pk=pk)
+    try:
+        proposed = Checkpoint.objects.filter(pk=int(request.POST.get("proposed") or 0)).first()
+        baseline_id = request.POST.get("baseline") or ""
+        baseline = Checkpoint.objects.filter(pk=int(baseline_id)).first() if baseline_id else None
+        seed = int(request.POST.get("seed") or 0)
+    except ValueError:
+        messages.error(request, "Checkpoints and the seed must be numbers.")
+        return HttpResponseRedirect(dataset.get_absolute_url())
+    if proposed is None or (baseline_id and baseline is None):
+        messages.error(request, "Choose existing checkpoints.")
+        return HttpResponseRedirect(dataset.get_absolute_url())
+    categories = [c.strip() for c in request.POST.get("categories", "").split(",") if c.strip()] or None
+    try:
+        run = generation_run_create(
+            dataset=dataset,
+            systems=protocol_systems(
+                proposed=proposed, baseline=baseline, variants=request.POST.get("variants") == "1"
+            ),
+            seed=seed,
+            categories=categories,
+            user=request.user,
+        )
+    except ValueError as exc:
+        messages.error(request, f"Could not create the run: {exc}")
+        return HttpResponseRedirect(dataset.get_absolute_url())
+    messages.success(request, f"Run #{run.pk} {generation_run_launch(run=run)}.")
+    return HttpResponseRedirect(run.get_absolute_url())
 
 
 @researcher_required

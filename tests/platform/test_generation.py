@@ -177,3 +177,16 @@ def test_a_broken_input_fails_its_samples_with_the_reason_and_the_run_still_fini
         "the other samples were generated"
     )
     assert "Failed samples" in researcher_client.get(reverse("registry:run", args=[run.pk])).content.decode()
+
+
+def test_a_run_created_on_the_page_is_started_by_generate_start_run(trained):
+    proposed = Checkpoint.objects.get(kind="varietysound")
+    run = services.generation_run_create(
+        dataset=trained,
+        systems=services.protocol_systems(proposed=proposed, baseline=None, variants=False),
+        protocol=Protocol(realism=2, timbre_references=1, timbre_videos=1, ablation=1),
+    )
+    call_command("generate", "--start-run", str(run.pk))
+    run.refresh_from_db()
+    assert run.status == Status.SUCCEEDED, run.error
+    assert not Sample.objects.filter(run=run).exclude(status=Status.SUCCEEDED).exists()

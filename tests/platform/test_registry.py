@@ -163,3 +163,60 @@ def test_create_researcher_prints_working_credentials(capsys, client):
 def test_healthz_reports_the_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json() == {"ok": True}
+
+
+def test_a_run_is_launched_from_the_dataset_page_without_generating_in_the_web_process(
+    researcher_client, settings, tmp_path, monkeypatch
+):
+    """Embedded default: the page creates the run and starts a detached `manage.py generate --start-run`
+    (the web process never loads torch). The child here gets an empty VAR_DIR, so it finds no tables
+    and exits; the command itself is exercised in tests/platform/test_generation.py."""
+    import subprocess
+    import sys
+    import time
+
+    from registry.models import Checkpoint
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    for variable in ("DATABASE_URL", "CELERY_BROKER_URL"):  # the child must not reach a real database
+        monkeypatch.delenv(variable, raising=False)
+    dataset = make_dataset()
+    services.dataset_refresh_stats(dataset_id=dataset.id)
+    Dataset.objects.filter(pk=dataset.pk).update(status=Status.SUCCEEDED)
+    proposed = Checkpoint.objects.create(
+        name="vs",
+        kind="varietysound",
+        role="proposed",
+        file="x.pt",
+        sha256="a" * 64,
+        size_bytes=1,
+        dataset=dataset,
+    )
+    page = researcher_client.get(reverse("registry:dataset", args=[dataset.id])).content.decode()
+    assert 'id="launch-run"' in page
+    bad = researcher_client.post(
+        reverse("registry:run_create", args=[dataset.id]), {"proposed": "x"}, follow=True
+    )
+    assert "must be numbers" in bad.content.decode() and not GenerationRun.objects.exists()
+    response = researcher_client.post(
+        reverse("registry:run_create", args=[dataset.id]),
+        {"proposed": proposed.pk, "baseline": "", "seed": "3"},
+    )
+    run = GenerationRun.objects.get()
+    assert response.status_code == 302 and response["Location"] == run.get_absolute_url()
+    assert run.seed == 3 and [s["key"] for s in run.spec["systems"]][:2] == ["ground_truth", "proposed"]
+    assert run.task_id.startswith("process:") and "torch" not in sys.modules
+    pid = int(run.task_id.split(":")[1])
+    log = tmp_path / "logs" / f"generation-{run.uid}.log"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            finished = subprocess.run(["ps", "-p", str(pid)], capture_output=True).returncode != 0
+        except OSError:
+            finished = True
+        if finished:
+            break
+        time.sleep(0.5)
+    assert log.is_file() and "no such table" in log.read_text()

@@ -154,6 +154,44 @@ def generation_run_create(
     )
 
 
+def generation_run_launch(*, run: GenerationRun) -> str:
+    """Start a run created on a web page. With a broker: the `default.generation_run_start` task. On
+    the embedded default (no broker) the tasks would run inside the web server, which must never load
+    torch, so a detached `manage.py generate --start-run` process runs them instead (log under
+    VAR_DIR/logs/)."""
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    from registry import tasks
+
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        result = tasks.generation_run_start.delay(run.pk)
+        GenerationRun.objects.filter(pk=run.pk).update(task_id=result.id)
+        return f"queued as task {result.id}"
+    logs = Path(settings.VAR_DIR) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"generation-{run.uid}.log"
+    with log.open("ab") as handle:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(settings.BASE_DIR) / "manage.py"),
+                "generate",
+                "--start-run",
+                str(run.pk),
+            ],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives the request and a server reload
+            cwd=settings.BASE_DIR,
+        )
+    GenerationRun.objects.filter(pk=run.pk).update(task_id=f"process:{process.pid}")
+    return f"started in a background process (pid {process.pid}, log {log.name})"
+
+
 def run_systems(run: GenerationRun) -> dict[str, SystemSpec]:
     return {s["key"]: SystemSpec.from_json(s) for s in run.spec["systems"]}
 

@@ -36,7 +36,12 @@ class Command(BaseCommand):
     help = "Generate the paper's evaluation sets for the proposed model, the baseline and ablations, with metrics."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--dataset", required=True)
+        parser.add_argument("--dataset", help="Dataset name (required unless --start-run)")
+        parser.add_argument(
+            "--start-run",
+            type=int,
+            help="Start (and follow) a run created on the web page instead of a new one",
+        )
         parser.add_argument("--proposed", help="VarietySound checkpoint (id or name)")
         parser.add_argument("--baseline", help="Cascade checkpoint (id or name); 'none' to leave it out")
         parser.add_argument(
@@ -60,6 +65,14 @@ class Command(BaseCommand):
         parser.add_argument("--no-wait", action="store_true", help="With a broker: enqueue and return")
 
     def handle(self, *args, **options) -> None:
+        if options["start_run"]:
+            run = GenerationRun.objects.filter(pk=options["start_run"]).first()
+            if run is None:
+                raise CommandError(f"no generation run #{options['start_run']}")
+            self.stdout.write(f"Generation run #{run.pk} {run.name!r}")
+            return self._start(run, options)
+        if not options["dataset"]:
+            raise CommandError("--dataset is required (or --start-run)")
         dataset = Dataset.objects.filter(name=options["dataset"]).first()
         if dataset is None:
             raise CommandError(f"no dataset named {options['dataset']!r}")
@@ -103,6 +116,9 @@ class Command(BaseCommand):
             f"Generation run #{run.pk} {run.name!r}: proposed {proposed.name}"
             + (f", baseline {baseline.name}" if baseline else ", no baseline")
         )
+        self._start(run, options)
+
+    def _start(self, run: GenerationRun, options) -> None:
         with JobProgress(run, unit="sample", queue="gpu") as progress:
             if settings.CELERY_TASK_ALWAYS_EAGER:
                 try:
