@@ -193,3 +193,24 @@ def test_the_protocol_runs_across_a_gpu_worker_and_a_cpu_worker(gpu_and_cpu_work
     assert Sample.objects.filter(run=run, task="alignment").exclude(video="").count() == 6
     assert run.summary["metrics"]["timbre"]["cosine"]["proposed"]["Average"]["n"] == 2
     assert gpu.poll() is None and cpu.poll() is None, "both workers are still up"
+
+
+def test_a_study_is_prepared_on_a_cpu_worker_and_beat_syncs_through_the_broker(worker):
+    """Studies on the deployed topology: check media built by the cpu worker (espeak-ng, ffmpeg), and
+    beat's entry task routed to the default queue."""
+    from studies.models import Study
+    from studies.services.studies import study_create
+    from studies.tasks import mturk_sync_all
+    from tests.studies.factories import finished_run
+
+    run = finished_run(categories=("dog",), clips=2, name="distributed-study")
+    study = study_create(run=run, kind="alignment")  # transaction=True: the task is sent on commit
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        study.refresh_from_db()
+        if study.state != Study.State.PREPARING:
+            break
+        time.sleep(0.5)
+    assert study.state == Study.State.DRAFT, study.message or _stop(worker)[-4000:]
+    assert study.stimuli.filter(role="trap").count() == 3
+    assert mturk_sync_all.delay().get(timeout=60) == {"studies": []}
