@@ -106,7 +106,11 @@ def study_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def study_progress_partial(request: HttpRequest, pk: int) -> HttpResponse:
     study = get_object_or_404(Study, pk=pk)
-    context = {"study": study, "progress": study_progress(study), "excluded": study.raters.filter(excluded=True)}
+    context = {
+        "study": study,
+        "progress": study_progress(study),
+        "excluded": study.raters.filter(excluded=True),
+    }
     return render(request, "studies/_progress.html", context)
 
 
