@@ -192,6 +192,8 @@ def rating_submit(
     existing = Rating.objects.filter(rater_id=assignment.rater_id, stimulus=item.stimulus).first()
     if existing is not None:
         return Submitted(existing, False, assignment.state != Assignment.State.ACTIVE)
+    if assignment.state == Assignment.State.ABANDONED:
+        raise RatingError("this study has closed; thank you for your time")
     if assignment.state != Assignment.State.ACTIVE:
         raise RatingError("this task has already been submitted")
     if play_count < 1:

@@ -83,8 +83,16 @@ def study_create(
     if unknown:
         raise StudyError(f"run #{run.pk} has no systems {unknown}")
     categories = list(categories or run.spec.get("categories", []))
-    if ratings_per_stimulus < 1 or stimuli_per_assignment < 1:
-        raise StudyError("ratings per stimulus and stimuli per assignment must be at least 1")
+    if not (1 <= ratings_per_stimulus <= 1000 and 1 <= stimuli_per_assignment <= 200):
+        raise StudyError("ratings per stimulus must be 1–1000 and stimuli per assignment 1–200")
+    try:
+        reward = Decimal(str(reward))
+    except ArithmeticError:
+        raise StudyError(f"the reward must be an amount in dollars, got {reward!r}") from None
+    if not (reward.is_finite() and Decimal(0) <= reward <= Decimal(100)) or reward != reward.quantize(
+        Decimal("0.01")
+    ):
+        raise StudyError("the reward must be between 0.00 and 100.00 dollars, in cents")
     samples = list(_test_samples(run, kind, systems, categories))
     if not samples:
         raise StudyError(f"run #{run.pk} has no finished {kind} samples for {systems}")
@@ -102,7 +110,7 @@ def study_create(
             stimuli_per_assignment=stimuli_per_assignment,
             gold_per_assignment=gold_per_assignment,
             traps_per_assignment=traps_per_assignment,
-            reward=Decimal(str(reward)),
+            reward=reward,
             seed=seed,
             created_by=user,
         )
@@ -326,19 +334,22 @@ def study_progress(study: Study) -> dict[str, Any]:
     by_state = dict(Assignment.objects.filter(study=study).values_list("state").annotate(n=Count("pk")))
     paid = Assignment.objects.filter(study=study, state=Assignment.State.APPROVED).count()
     bonused = Assignment.objects.filter(study=study, bonus_paid=True).count()
-    from studies.mturk import cost_estimate
+    from studies.mturk import MTurkValidationError, cost_estimate
 
     hit_size = max([h.max_assignments for h in study.hits.all()] or [1])
-    cost = cost_estimate(
-        reward=study.reward,
-        hits=1,
-        assignments_per_hit=hit_size,
-        bonus_per_assignment=study.bonus,
-        masters=bool(study.qualifications.get("masters")),
-    )
-    # Paid so far at the same fee rate: rewards of approved assignments, bonuses actually sent.
-    rate = (cost.fee_total / (cost.reward_total + cost.bonus_total)) if cost.reward_total else Decimal(0)
-    spent = (study.reward * paid + study.bonus * bonused) * (1 + rate)
+    try:
+        cost = cost_estimate(
+            reward=study.reward,
+            hits=1,
+            assignments_per_hit=hit_size,
+            bonus_per_assignment=study.bonus,
+            masters=bool(study.qualifications.get("masters")),
+        )
+        # Paid so far at the same fee rate: rewards of approved assignments, bonuses actually sent.
+        rate = cost.fee_total / (cost.reward_total + cost.bonus_total)
+        spent = ((study.reward * paid + study.bonus * bonused) * (1 + rate)).quantize(Decimal("0.01"))
+    except MTurkValidationError:  # a local-only study without a reward
+        spent = Decimal("0.00")
     return {
         "stimuli": total,
         "stimuli_complete": reached,
@@ -354,6 +365,6 @@ def study_progress(study: Study) -> dict[str, Any]:
         "raters": study.raters.filter(assignments__isnull=False).distinct().count(),
         "raters_excluded": study.raters.filter(excluded=True).count(),
         "assignments": by_state,
-        "cost_so_far": str(spent.quantize(Decimal("0.01"))),
+        "cost_so_far": str(spent),
         "complete": total > 0 and reached == total,
     }

@@ -88,3 +88,16 @@ def test_it_refuses_an_unfinished_run_and_unknown_systems(run):
     run.save()
     with pytest.raises(StudyError, match="finished run"):
         study_create(run=run, kind="realism")
+
+
+@pytest.mark.parametrize("reward", ["-1", "abc", "0.005", "1000", "NaN"])
+def test_a_bad_reward_is_refused_with_a_clear_error(run, reward):
+    with pytest.raises(StudyError, match="reward"):
+        study_create(run=run, kind="realism", reward=reward, prepare=False)
+
+
+def test_a_local_study_without_a_reward_shows_its_progress(run, researcher_client):
+    from django.urls import reverse
+
+    study = study_create(run=run, kind="realism", reward="0.00", prepare=False)
+    assert researcher_client.get(reverse("studies:study", args=[study.pk])).status_code == 200
