@@ -193,7 +193,10 @@ CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # With acks_late on Redis, an unacknowledged message is redelivered after the visibility timeout:
 # it must outlast the longest task (training) or a running job would start a second time.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TRAINING_TIME_LIMIT + 3600}
+# CELERY_VISIBILITY_TIMEOUT overrides it: a shorter one brings back, sooner, the tasks of a worker that
+# died outright (SIGKILL, lost machine), at the price of re-running tasks that outlive it.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", CELERY_TRAINING_TIME_LIMIT + 3600, minimum=1)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 _key_prefix = env_str("CELERY_KEY_PREFIX")
 if _key_prefix:
     # Lets several deployments (or test runs) share one Redis without taking each other's tasks.

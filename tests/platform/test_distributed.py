@@ -52,52 +52,61 @@ def _worker_database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def _start_worker(queues: str, name: str, var_dir) -> subprocess.Popen:
+def _start_worker(queues: str, name: str, var_dir, **extra_env: str) -> subprocess.Popen:
+    """A `celery worker` in its own process group; its output goes to a file (a pipe nobody reads
+    would fill up and stall the worker), which _stop returns."""
     env = {
         **os.environ,
+        **extra_env,
         "DATABASE_URL": _worker_database_url(),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "VAR_DIR": str(var_dir),
         "PYTHONUNBUFFERED": "1",
     }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "--workdir",
-            "platform",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            queues,
-            "--concurrency",
-            "1",
-            "--hostname",
-            f"{name}-{uuid.uuid4().hex[:8]}@localhost",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "INFO",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    var_dir.mkdir(parents=True, exist_ok=True)
+    log = var_dir / f"worker-{name}-{uuid.uuid4().hex[:6]}.log"
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "--workdir",
+                "platform",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                queues,
+                "--concurrency",
+                "1",
+                "--hostname",
+                f"{name}-{uuid.uuid4().hex[:8]}@localhost",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    process.log_path = log
+    return process
 
 
 def _stop(process: subprocess.Popen) -> str:
-    os.killpg(process.pid, signal.SIGTERM)
     try:
-        output, _ = process.communicate(timeout=30)
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except ProcessLookupError:
+        pass
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-    return output or ""
+        process.wait()
+    return process.log_path.read_text(errors="replace")
 
 
 @pytest.fixture
@@ -214,3 +223,97 @@ def test_a_study_is_prepared_on_a_cpu_worker_and_beat_syncs_through_the_broker(w
     assert study.state == Study.State.DRAFT, study.message or _stop(worker)[-4000:]
     assert study.stimuli.filter(role="trap").count() == 3
     assert mturk_sync_all.delay().get(timeout=60) == {"studies": []}
+
+
+PROTOCOL_ARGS = ["--no-variants", "--realism", "2", "--timbre-references", "2", "--timbre-videos", "1",
+                 "--ablation-pairs", "1"]  # fmt: skip
+# Per (task, system) for the one-category small dataset and the protocol above.
+EXPECTED = {
+    ("realism", "ground_truth"): 2, ("realism", "baseline"): 2, ("realism", "proposed"): 2,
+    ("alignment", "ground_truth"): 2, ("alignment", "baseline"): 2, ("alignment", "proposed"): 2,
+    ("timbre", "ground_truth"): 2, ("timbre", "baseline"): 2, ("timbre", "proposed"): 2,
+    ("ablation", "ground_truth"): 1, ("ablation", "proposed"): 1,
+}  # fmt: skip
+
+
+def _pool_children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def _wait_for_a_running_batch(run_id: int, timeout_s: float = 240) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if Sample.objects.filter(run_id=run_id, status=Status.RUNNING).exclude(task="alignment").exists():
+            return
+        time.sleep(0.05)
+    pytest.fail("no generation batch started")
+
+
+def _wait_for_the_run(run_id: int, timeout_s: float) -> GenerationRun:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run = GenerationRun.objects.get(pk=run_id)
+        if run.is_finished:
+            return run
+        time.sleep(0.5)
+    pytest.fail(f"the run did not finish in {timeout_s} s: {GenerationRun.objects.get(pk=run_id).message}")
+
+
+def _assert_exactly_the_expected_samples(run: GenerationRun) -> None:
+    assert run.status == Status.SUCCEEDED, run.error
+    samples = Sample.objects.filter(run=run)
+    assert not samples.exclude(status=Status.SUCCEEDED).exists()
+    found = {key: samples.filter(task=key[0], system=key[1]).count() for key in EXPECTED}
+    assert found == EXPECTED, "every sample exactly once"
+    assert samples.count() == sum(EXPECTED.values())
+
+
+def test_a_worker_killed_in_the_middle_of_a_batch_leaves_the_run_complete_and_exact(tmp_path, settings):
+    """SIGKILL the pool process running a generation batch: the worker sees it lost, the message goes
+    back to Redis (acks late + reject on worker lost), the batch runs again, and the run finishes with
+    exactly the expected samples."""
+    _services_or_skip()
+    settings.VAR_DIR = tmp_path / "var"
+    gpu = _start_worker("gpu", "gpu", tmp_path / "var")
+    cpu = _start_worker("cpu,default", "cpu", tmp_path / "var")
+    try:
+        small_trained_dataset("kill")
+        call_command("generate", "--dataset", "kill", "--no-wait", *PROTOCOL_ARGS)
+        run = GenerationRun.objects.get()
+        _wait_for_a_running_batch(run.pk)
+        children = _pool_children(gpu.pid)
+        assert children, "the gpu worker has a pool process"
+        for child in children:
+            os.kill(child, signal.SIGKILL)
+        run = _wait_for_the_run(run.pk, 300)
+        _assert_exactly_the_expected_samples(run)
+        assert gpu.poll() is None, "the worker itself survived and replaced its pool process"
+    finally:
+        logs = _stop(gpu) + _stop(cpu)
+    assert "WorkerLostError" in logs or "signal 9" in logs, "the kill happened during a task"
+
+
+def test_a_whole_worker_killed_mid_batch_is_replaced_and_the_run_completes_once(tmp_path, settings):
+    """SIGKILL the whole gpu worker (main process and pool) mid-batch, then start another: Redis hands
+    the unacknowledged batch to it after the visibility timeout, and the run completes exactly once."""
+    _services_or_skip()
+    settings.VAR_DIR = tmp_path / "var"
+    quick = {"CELERY_VISIBILITY_TIMEOUT": "45"}
+    first = _start_worker("gpu", "gpu", tmp_path / "var", **quick)
+    cpu = _start_worker("cpu,default", "cpu", tmp_path / "var", **quick)
+    second = None
+    try:
+        small_trained_dataset("killall")
+        call_command("generate", "--dataset", "killall", "--no-wait", *PROTOCOL_ARGS)
+        run = GenerationRun.objects.get()
+        _wait_for_a_running_batch(run.pk)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        second = _start_worker("gpu", "gpu2", tmp_path / "var", **quick)
+        run = _wait_for_the_run(run.pk, 420)
+        _assert_exactly_the_expected_samples(run)
+    finally:
+        _stop(cpu)
+        if second is not None:
+            _stop(second)
