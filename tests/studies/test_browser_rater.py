@@ -157,3 +157,18 @@ def test_a_local_rater_uses_the_keyboard_on_a_phone_sized_screen(live_server, se
     assignment = Assignment.objects.get(rater=rater)
     assert code == assignment.completion_code and assignment.passed_checks
     assert Rating.objects.filter(rater=rater).count() == total
+
+
+def test_a_timbre_clip_unlocks_only_after_both_the_reference_and_the_test_sound(live_server, settings):
+    study = study_open(study=make_study("timbre", settings, ratings_per_stimulus=1, stimuli_per_assignment=1))
+    rater = invites_create(study=study, count=1)[0]
+    play = "id => { const m = document.getElementById(id); m.muted = true; return m.play(); }"
+    with chromium_page(viewport={"width": 900, "height": 900}) as page:
+        page.goto(live_server.url + reverse("studies:invite", args=[invite_token(rater)]))
+        while page.query_selector("#reference") is None:  # checks may come first
+            rate_current_clip(page)
+        page.evaluate(play, "stimulus")
+        page.wait_for_function("() => document.getElementById('stimulus').ended")
+        assert page.is_disabled("#scale input[value='4']"), "the reference has not been heard yet"
+        page.evaluate(play, "reference")
+        page.wait_for_function("() => !document.getElementById('scale').disabled", timeout=15000)
