@@ -123,6 +123,9 @@ class Stimulus(models.Model):
         GOLD_HIGH = "gold_high", "Gold (should score high)"
         GOLD_LOW = "gold_low", "Gold (should score low)"
         TRAP = "trap", "Trap (asks for a given score)"
+        # Shown with the instructions, never rated: what a clearly good and a clearly bad clip sound like.
+        EXAMPLE_HIGH = "example_high", "Example (good)"
+        EXAMPLE_LOW = "example_low", "Example (bad)"
 
     class Media(models.TextChoices):
         AUDIO = "audio", "Audio"
@@ -165,7 +168,11 @@ class Stimulus(models.Model):
 
     @property
     def is_check(self) -> bool:
-        return self.role != self.Role.TEST
+        return self.role in (self.Role.GOLD_HIGH, self.Role.GOLD_LOW, self.Role.TRAP)
+
+    @property
+    def is_example(self) -> bool:
+        return self.role in (self.Role.EXAMPLE_HIGH, self.Role.EXAMPLE_LOW)
 
     def accepts(self, score: int) -> bool:
         if not self.is_check:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core import signing
 from django.core.files.storage import default_storage
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -198,6 +199,12 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
         "percent": round(100 * done / max(1, total)),
         "levels": sorted(study.rubric["levels"].items(), reverse=True),
         "error": error,
+        "examples": [
+            (example, reverse("studies:media", args=[token, example.uid, "main"]))
+            for example in Stimulus.objects.filter(
+                study=study, role__in=[Stimulus.Role.EXAMPLE_HIGH, Stimulus.Role.EXAMPLE_LOW]
+            ).order_by("role")
+        ],
         "media_url": reverse("studies:media", args=[token, item.stimulus.uid, "main"]),
         "reference_url": reverse("studies:media", args=[token, item.stimulus.uid, "reference"])
         if item.stimulus.reference
@@ -212,11 +219,10 @@ def media(request: HttpRequest, token: str, stimulus_uid: str, which: str) -> Ht
     """A stimulus's media under an opaque URL: the file name (which names the system) never reaches
     the rater, and only a rater holding an assignment with this clip can fetch it."""
     assignment = _assignment(token)
-    stimulus = (
-        Stimulus.objects.filter(uid=stimulus_uid, assignment_items__assignment=assignment).first()
-        if _uuid(stimulus_uid)
-        else None
+    visible = Q(assignment_items__assignment=assignment) | Q(
+        study=assignment.study, role__in=[Stimulus.Role.EXAMPLE_HIGH, Stimulus.Role.EXAMPLE_LOW]
     )
+    stimulus = Stimulus.objects.filter(visible, uid=stimulus_uid).first() if _uuid(stimulus_uid) else None
     if stimulus is None or which not in ("main", "reference"):
         raise Http404("no such clip")
     return stimulus_file_response(request, stimulus, which)

@@ -135,7 +135,8 @@ def assignment_claim(
 
 def _checks(study: Study, seen: set[int], rng: random.Random) -> list[int]:
     pool: dict[str, list[int]] = {"gold_high": [], "gold_low": [], "trap": []}
-    for pk, role in Stimulus.objects.filter(study=study).exclude(role="test").values_list("pk", "role"):
+    checks = Stimulus.objects.filter(study=study, role__in=list(pool)).values_list("pk", "role")
+    for pk, role in checks:
         if pk not in seen:
             pool[role].append(pk)
     for ids in pool.values():

@@ -28,7 +28,7 @@ DEFAULT_SYSTEMS = {
     Kind.ALIGNMENT: ["ground_truth", "baseline", "proposed"],
     Kind.TIMBRE: ["baseline", "proposed"],
 }
-CHECK_POOL = {"gold_high": 4, "gold_low": 4, "trap": 3}
+CHECK_POOL = {"gold_high": 4, "gold_low": 4, "trap": 3, "example_high": 1, "example_low": 1}
 INVITE_SALT = "studies.invite"
 
 
@@ -225,7 +225,7 @@ def _build_check(study, role, index, source, references, rng, checks) -> Stimulu
             name, path = _check_path(study, f"trap-{index}.wav")
             checks.speak(checks.trap_text(score), path)
             stimulus.media = Stimulus.Media.AUDIO
-    elif role == "gold_high":
+    elif role in ("gold_high", "example_high"):
         # The untouched vocoded ground truth (timbre: the reference itself, the same timbre).
         stimulus.expected_min, stimulus.expected_max = 4, 5
         if study.kind == Kind.ALIGNMENT:
@@ -237,16 +237,16 @@ def _build_check(study, role, index, source, references, rng, checks) -> Stimulu
         else:
             name, stimulus.media = source.audio.name, Stimulus.Media.AUDIO
             stimulus.note = "vocoded ground truth"
-    else:  # gold_low
+    else:  # gold_low, example_low
         stimulus.expected_min, stimulus.expected_max = 1, 2
         if study.kind == Kind.ALIGNMENT:
-            name, path = _check_path(study, f"gold-low-{index}.mp4")
+            name, path = _check_path(study, f"{role}-{index}.mp4")
             checks.misaligned_video(Path(default_storage.path(source.clip.video.name)), audio_path, path)
             stimulus.media = Stimulus.Media.VIDEO
             stimulus.note = "audio reversed and shifted"
         else:
-            name, path = _check_path(study, f"gold-low-{index}.wav")
-            checks.broken_audio(audio_path, path, seed=index)
+            name, path = _check_path(study, f"{role}-{index}.wav")
+            checks.broken_audio(audio_path, path, seed=index + (100 if role == "example_low" else 0))
             stimulus.media = Stimulus.Media.AUDIO
             stimulus.note = "noise under the clip's envelope"
     stimulus.file = name

@@ -41,6 +41,7 @@ def test_an_invited_rater_rates_every_clip_and_gets_a_completion_code(client, st
     # The media URLs are opaque: no system name, no file name.
     media = re.findall(r'src="([^"]+/media/[^"]+)"', html)
     assert media and all("proposed" not in m and "baseline" not in m and ".wav" not in m for m in media)
+    assert "deserves a <strong>high</strong>" in html and "deserves a <strong>low</strong>" in html
     ranged = client.get(media[0], HTTP_RANGE="bytes=0-99")
     assert ranged.status_code == 206 and ranged["Content-Range"].startswith("bytes 0-99/")
     total = Assignment.objects.get(rater=rater).items.count()

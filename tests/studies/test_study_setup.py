@@ -65,7 +65,13 @@ def test_checks_are_real_media_a_trap_speaks_and_a_broken_clip_is_noise(
     with django_capture_on_commit_callbacks(execute=True):
         study = study_create(run=run, kind="realism")
     checks = Stimulus.objects.filter(study=study).exclude(role="test")
-    assert set(checks.values_list("role", flat=True)) == {"gold_high", "gold_low", "trap"}
+    assert set(checks.values_list("role", flat=True)) == {
+        "gold_high",
+        "gold_low",
+        "trap",
+        "example_high",
+        "example_low",
+    }
     for trap in checks.filter(role="trap"):
         assert trap.expected_min == trap.expected_max and 1 <= trap.expected_min <= 5
         audio, rate = sf.read(default_storage.path(trap.file))
