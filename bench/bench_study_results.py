@@ -168,6 +168,8 @@ def run(args, database: str) -> int:
     print(f"valid ratings {result.n_ratings:,} of {result.n_ratings_all:,}; α = {result.alpha:.3f}; "
           f"CSV {len(csv_text) / 1e6:.0f} MB; peak RSS {peak_mib:.0f} MiB; load {load1:.2f}")  # fmt: skip
     for (key, _), cell in zip([(k, k) for k in SYSTEMS], average, strict=True):
+        if cell.boot_low is None:
+            continue
         print(
             f"  {key:<14} MOS {cell.mean:.3f} ±{cell.t_half:.3f} (t)  bootstrap [{cell.boot_low:.3f}, {cell.boot_high:.3f}]"
         )

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from studies.models import Assignment, AssignmentItem, Rater, Rating, Stimulus, Study
@@ -50,16 +49,21 @@ def valid_ratings_filter(prefix: str = "") -> Q:
 
 
 def study_recount(*, study: Study) -> None:
-    """Recompute every test stimulus's count of valid ratings from the ratings themselves."""
-    counts = (
-        Rating.objects.filter(valid_ratings_filter(), stimulus=OuterRef("pk"))
-        .values("stimulus")
+    """Recompute every test stimulus's count of valid ratings from the ratings themselves: one grouped
+    count, then an update of the stimuli whose count changed."""
+    counts = dict(
+        Rating.objects.filter(valid_ratings_filter(), study=study, stimulus__role=Stimulus.Role.TEST)
+        .values_list("stimulus")
         .annotate(n=Count("pk"))
-        .values("n")
+        .order_by()
     )
-    Stimulus.objects.filter(study=study, role=Stimulus.Role.TEST).update(
-        valid_ratings=Coalesce(Subquery(counts), 0)
-    )
+    changed = []
+    for stimulus in Stimulus.objects.filter(study=study, role=Stimulus.Role.TEST).only("pk", "valid_ratings"):
+        valid = counts.get(stimulus.pk, 0)
+        if stimulus.valid_ratings != valid:
+            stimulus.valid_ratings = valid
+            changed.append(stimulus)
+    Stimulus.objects.bulk_update(changed, ["valid_ratings"], batch_size=1000)
 
 
 def _in_flight(study: Study) -> dict[int, int]:

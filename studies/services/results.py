@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
+import numpy as np
+
 from studies import stats
-from studies.models import Kind, Rater, Rating, Study
+from studies.models import Kind, Rater, Rating, Stimulus, Study
 from studies.services.rating import valid_ratings_filter
 
 AVERAGE = "Average"
@@ -92,35 +94,91 @@ def valid_ratings(study: Study):
     return Rating.objects.filter(valid_ratings_filter(), study=study, stimulus__role="test")
 
 
+@dataclass
+class _Columns:
+    """The valid ratings as arrays: no Python object per rating (1,000,000 tuples would cost seconds to
+    build and make every garbage collection slow)."""
+
+    rater: np.ndarray
+    stimulus: np.ndarray
+    score: np.ndarray
+    category: list[str]  # per stimulus code
+    system: list[str]
+
+
+def _valid_columns(study: Study) -> tuple[_Columns, np.ndarray]:
+    tests = list(Stimulus.objects.filter(study=study, role="test").values_list("pk", "category", "system"))
+    ids = np.array([pk for pk, _, _ in tests], dtype=np.int64)
+    order = np.argsort(ids)
+    rows = (
+        Rating.objects.filter(valid_ratings_filter(), study=study, stimulus_id__in=ids.tolist())
+        .values_list("rater_id", "stimulus_id", "score")
+        .iterator(chunk_size=20000)
+    )
+    table = np.fromiter(rows, dtype=[("rater", np.int64), ("stimulus", np.int64), ("score", np.int8)])
+    stimulus_code = order[np.searchsorted(ids[order], table["stimulus"])] if ids.size else table["stimulus"]
+    columns = _Columns(
+        rater=table["rater"],
+        stimulus=stimulus_code,
+        score=table["score"],
+        category=[c for _, c, _ in tests],
+        system=[s for _, _, s in tests],
+    )
+    return columns, ids
+
+
 def study_results(*, study: Study, n_boot: int = N_BOOT) -> StudyResult:
     labels = {s["key"]: s["label"] for s in study.run.spec.get("systems", [])}
     systems = [(key, labels.get(key, key)) for key in study.systems]
-    rows = list(
-        valid_ratings(study).values_list(
-            "rater_id", "stimulus_id", "stimulus__category", "stimulus__system", "score"
-        )
-    )
-    categories = sorted({r[2] for r in rows} | set(study.categories))
+    columns, _ = _valid_columns(study)
+    n = columns.score.size
+    categories = sorted(set(columns.category) | set(study.categories))
     cells: dict[tuple[str, str], Cell] = {}
     comparisons: list[dict[str, Any]] = []
     alpha = None
-    if rows:
-        by_category = stats.RatingSet.from_records((r[0], r[1], (r[2], r[3]), r[4]) for r in rows)
-        by_system = stats.RatingSet.from_records((r[0], r[1], r[3], r[4]) for r in rows)
-        keys = [k for k, _ in systems]
-        pairs = [((c, a), (c, b)) for c in categories for a, b in combinations(keys, 2)]
-        present = set(by_category.condition_labels)
-        pairs = [p for p in pairs if p[0] in present and p[1] in present]
+    if n:
+        keys = [k for k, _ in systems] + sorted(set(columns.system) - {k for k, _ in systems})
+        detail_labels = [(c, k) for c in categories for k in keys]
+        detail_code = {label: i for i, label in enumerate(detail_labels)}
+        per_stimulus_detail = np.array(
+            [detail_code[(c, k)] for c, k in zip(columns.category, columns.system, strict=True)],
+            dtype=np.int64,
+        )
+        per_stimulus_system = np.array([keys.index(k) for k in columns.system], dtype=np.int64)
+        rater = np.unique(columns.rater, return_inverse=True)[1]
+        by_category = stats.RatingSet(
+            score=columns.score.astype(np.float64),
+            rater=rater,
+            item=columns.stimulus,
+            condition=per_stimulus_detail[columns.stimulus],
+            condition_labels=detail_labels,
+        )
+        by_system = stats.RatingSet(
+            score=columns.score.astype(np.float64),
+            rater=rater,
+            item=columns.stimulus,
+            condition=per_stimulus_system[columns.stimulus],
+            condition_labels=keys,
+        )
+        present_detail = set(np.unique(by_category.condition).tolist())
+        present_system = set(np.unique(by_system.condition).tolist())
+        pairs = [
+            ((c, a), (c, b))
+            for c in categories
+            for a, b in combinations(keys, 2)
+            if {detail_code[(c, a)], detail_code[(c, b)]} <= present_detail
+        ]
         average_pairs = [
-            (a, b) for a, b in combinations(keys, 2) if {a, b} <= set(by_system.condition_labels)
+            (a, b) for a, b in combinations(keys, 2) if {keys.index(a), keys.index(b)} <= present_system
         ]
         detail = stats.report(by_category, pairs=pairs, n_boot=n_boot, seed=study.seed)
         average = stats.report(by_system, pairs=average_pairs, n_boot=n_boot, seed=study.seed)
         for row in detail.conditions:
-            category, system = row.label
-            cells[(category, system)] = _cell(row)
+            if row.n_ratings:
+                cells[row.label] = _cell(row)
         for row in average.conditions:
-            cells[(AVERAGE, row.label)] = _cell(row)
+            if row.n_ratings:
+                cells[(AVERAGE, row.label)] = _cell(row)
         # One Holm family for the whole study: re-run the correction over every test together.
         tests = [(c.a[0], c) for c in detail.comparisons] + [(AVERAGE, c) for c in average.comparisons]
         comparisons = _holm_family(tests, labels)
@@ -137,9 +195,9 @@ def study_results(*, study: Study, n_boot: int = N_BOOT) -> StudyResult:
         cells=cells,
         comparisons=comparisons,
         alpha=alpha,
-        n_ratings=len(rows),
-        n_raters=len({r[0] for r in rows}),
-        n_items=len({r[1] for r in rows}),
+        n_ratings=n,
+        n_raters=int(np.unique(columns.rater).size),
+        n_items=int(np.unique(columns.stimulus).size),
         n_ratings_all=Rating.objects.filter(study=study, stimulus__role="test").count(),
         excluded=excluded,
         n_boot=n_boot,

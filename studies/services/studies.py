@@ -14,7 +14,7 @@ from typing import Any
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
 from registry.models import GenerationRun, Sample, Status
@@ -331,7 +331,11 @@ def study_progress(study: Study) -> dict[str, Any]:
     reached = tests.filter(valid_ratings__gte=study.ratings_per_stimulus).count()
     valid_sum = sum(min(v, study.ratings_per_stimulus) for v in tests.values_list("valid_ratings", flat=True))
     ratings = Rating.objects.filter(study=study)
-    by_state = dict(Assignment.objects.filter(study=study).values_list("state").annotate(n=Count("pk")))
+    n_ratings = ratings.count()
+    n_test = ratings.filter(stimulus__role="test").count()
+    by_state = dict(
+        Assignment.objects.filter(study=study).values_list("state").annotate(n=Count("pk")).order_by()
+    )
     paid = Assignment.objects.filter(study=study, state=Assignment.State.APPROVED).count()
     bonused = Assignment.objects.filter(study=study, bonus_paid=True).count()
     from studies.mturk import MTurkValidationError, cost_estimate
@@ -357,12 +361,11 @@ def study_progress(study: Study) -> dict[str, Any]:
         "valid_ratings_counted": valid_sum,
         "valid_ratings_needed": total * study.ratings_per_stimulus,
         "percent": round(100 * valid_sum / max(1, total * study.ratings_per_stimulus)),
-        "ratings": ratings.count(),
-        "ratings_test": ratings.filter(stimulus__role="test").count(),
-        "ratings_excluded": ratings.filter(
-            Q(rater__excluded=True) | Q(assignment__passed_checks=False)
-        ).count(),
-        "raters": study.raters.filter(assignments__isnull=False).distinct().count(),
+        "ratings": n_ratings,
+        "ratings_test": n_test,
+        # Stored test ratings that screening keeps out of the numbers (the valid ones are counted per clip).
+        "ratings_excluded": n_test - sum(tests.values_list("valid_ratings", flat=True)),
+        "raters": Assignment.objects.filter(study=study).values("rater").distinct().count(),
         "raters_excluded": study.raters.filter(excluded=True).count(),
         "assignments": by_state,
         "cost_so_far": str(spent),
