@@ -47,12 +47,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Embedded defaults: SQLite and media under var/, tasks in-process, CPU. Builds SynthVAS, trains tiny
-# checkpoints of both systems, runs the protocol on two categories (about 10 minutes on 2 cores the
-# first time); re-running keeps what exists.
+# checkpoints of both systems, runs the protocol on two categories, creates the three MOS studies and
+# prints their links (about 10 minutes on 2 cores the first time); re-running keeps what exists.
 DEMO_CLIPS ?= 8
 demo: setup
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
-	DJANGO_DEBUG=1 $(PY) manage.py demo --clips-per-category $(DEMO_CLIPS)
+	DJANGO_DEBUG=1 $(PY) manage.py demo --clips-per-category $(DEMO_CLIPS) --base-url http://127.0.0.1:$(PORT)
 	DJANGO_DEBUG=1 $(PY) manage.py create_researcher researcher
 	@echo "Open http://127.0.0.1:$(PORT)/ and log in with the credentials above (Ctrl-C stops the server)."
 	DJANGO_DEBUG=1 $(PY) manage.py runserver --noreload 127.0.0.1:$(PORT)
