@@ -9,7 +9,14 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.contrib import messages
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -210,7 +217,7 @@ def study_export(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     if fmt == "json":
         response = JsonResponse(results.study_results(study=study).as_dict(), json_dumps_params={"indent": 2})
     elif fmt == "csv":
-        response = HttpResponse(results.ratings_csv(study=study), content_type="text/csv")
+        response = StreamingHttpResponse(results.ratings_csv_lines(study=study), content_type="text/csv")
     elif fmt == "tex":
         response = HttpResponse(results.study_latex(study=study), content_type="text/x-tex; charset=utf-8")
     else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from studies import stats
-from studies.models import Kind, Rater, Rating, Stimulus, Study
+from studies.models import Assignment, Kind, Rater, Rating, Stimulus, Study
 from studies.services.rating import valid_ratings_filter
 
 AVERAGE = "Average"
@@ -246,32 +247,65 @@ def _holm_family(tests: list[tuple[str, stats.Comparison]], labels: dict[str, st
     return out
 
 
-def ratings_csv(*, study: Study) -> str:
-    """Every stored rating (excluded ones too, flagged), one row each: the raw data for re-analysis."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        [
-            "rating_id", "rater", "rater_source", "rater_excluded", "exclusion_reason", "assignment",
-            "passed_checks", "stimulus", "role", "category", "system", "sample_id", "score",
-            "time_spent_ms", "play_count", "played_to_end", "rubric_version", "created_at", "valid",
-        ]
-    )  # fmt: skip
-    valid = set(valid_ratings(study).values_list("pk", flat=True))
+CSV_HEADER = [
+    "rating_id", "rater", "rater_source", "rater_excluded", "exclusion_reason", "assignment",
+    "passed_checks", "stimulus", "role", "category", "system", "sample_id", "score",
+    "time_spent_ms", "play_count", "played_to_end", "rubric_version", "created_at", "valid",
+]  # fmt: skip
+
+
+def ratings_csv_lines(*, study: Study) -> Iterator[str]:
+    """Every stored rating (excluded ones too, flagged), one CSV line each: the raw data for
+    re-analysis. A generator over plain columns, so a million ratings stream without being held."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def line(row) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(row)
+        return buffer.getvalue()
+
+    yield line(CSV_HEADER)
+    rejected = Assignment.State.REJECTED
     query = (
-        Rating.objects.filter(study=study).select_related("rater", "assignment", "stimulus").order_by("pk")
-    )
-    for r in query.iterator(chunk_size=2000):
-        writer.writerow(
-            [
-                r.pk, r.rater.external_id if r.rater.source == Rater.Source.MTURK else f"invite-{r.rater_id}",
-                r.rater.source, int(r.rater.excluded), r.rater.exclusion_reason, r.assignment.uid,
-                r.assignment.passed_checks, r.stimulus.uid, r.stimulus.role, r.stimulus.category,
-                r.stimulus.system, r.stimulus.sample_id or "", r.score, r.time_spent_ms, r.play_count,
-                int(r.played_to_end), r.rubric_version, r.created_at.isoformat(), int(r.pk in valid),
-            ]
+        Rating.objects.filter(study=study)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "rater_id",
+            "rater__source",
+            "rater__external_id",
+            "rater__excluded",
+            "rater__exclusion_reason",
+            "assignment__uid",
+            "assignment__passed_checks",
+            "assignment__state",
+            "stimulus__uid",
+            "stimulus__role",
+            "stimulus__category",
+            "stimulus__system",
+            "stimulus__sample_id",
+            "score",
+            "time_spent_ms",
+            "play_count",
+            "played_to_end",
+            "rubric_version",
+            "created_at",
         )  # fmt: skip
-    return out.getvalue()
+    )
+    for (pk, rater_id, source, external_id, excluded, reason, a_uid, passed, a_state, s_uid, role, category,
+         system, sample_id, score, spent, plays, ended, version, created) in query.iterator(chunk_size=5000):  # fmt: skip
+        valid = role == "test" and not excluded and passed is True and a_state != rejected
+        rater = external_id if source == Rater.Source.MTURK else f"invite-{rater_id}"
+        yield line(
+            [pk, rater, source, int(excluded), reason, a_uid, passed, s_uid, role, category, system,
+             sample_id or "", score, spent, plays, int(ended), version, created.isoformat(), int(valid)]
+        )  # fmt: skip
+
+
+def ratings_csv(*, study: Study) -> str:
+    return "".join(ratings_csv_lines(study=study))
 
 
 # --- the paper's tables for a run ------------------------------------------------------------------------

@@ -126,7 +126,9 @@ def test_researcher_pages_show_progress_results_and_exports(researcher_client, s
     assert "Progress" in detail and "invite" in detail
     results = researcher_client.get(reverse("studies:results", args=[study.pk])).content.decode()
     assert "<svg" in results and "Krippendorff" in results
-    csv_text = researcher_client.get(reverse("studies:export", args=[study.pk, "csv"])).content.decode()
+    csv_text = b"".join(
+        researcher_client.get(reverse("studies:export", args=[study.pk, "csv"])).streaming_content
+    ).decode()
     assert csv_text.count("\n") == 1 + Rating.objects.count()
     tex = researcher_client.get(reverse("studies:export", args=[study.pk, "tex"])).content.decode()
     assert "\\begin{tabular}" in tex
