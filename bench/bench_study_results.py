@@ -159,7 +159,10 @@ def run(args, database: str) -> int:
         f"\nloaded {stored:,} ratings ({total - stored:,} repeats dropped by the constraint) in {load_s:.0f} s"
     )
 
-    timed("study_recount (valid ratings per stimulus: one grouped count, then a bulk update)", lambda: study_recount(study=study))
+    timed(
+        "study_recount (valid ratings per stimulus: one grouped count, then a bulk update)",
+        lambda: study_recount(study=study),
+    )
     result = timed(
         f"study_results (query + report, B = {args.boot})",
         lambda: study_results(study=study, n_boot=args.boot),

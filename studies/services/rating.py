@@ -115,13 +115,16 @@ def assignment_claim(
         in_flight = _in_flight(study)
         rng = random.Random(secrets.randbits(64))
         candidates = []
-        for pk, valid in Stimulus.objects.filter(study=study, role="test").values_list("pk", "valid_ratings"):
+        tests = Stimulus.objects.filter(study=study, role="test").values_list(
+            "pk", "valid_ratings", "category", "system"
+        )
+        for pk, valid, category, system in tests:
             load = valid + in_flight.get(pk, 0)
             if pk not in seen and load < study.ratings_per_stimulus:
-                candidates.append((load, rng.random(), pk))
+                candidates.append((load, (category, system), pk))
         if not candidates:
             raise NoWork("every clip has the ratings it needs")
-        chosen = [pk for _, _, pk in sorted(candidates)[: study.stimuli_per_assignment]]
+        chosen = _least_loaded_mixed(candidates, study.stimuli_per_assignment, rng)
         chosen += _checks(study, seen, rng)
         rng.shuffle(chosen)
         assignment = Assignment.objects.create(
@@ -135,6 +138,32 @@ def assignment_claim(
             [AssignmentItem(assignment=assignment, stimulus_id=pk, position=i) for i, pk in enumerate(chosen)]
         )
     return assignment
+
+
+def _least_loaded_mixed(
+    candidates: list[tuple[int, tuple[str, str], int]], k: int, rng: random.Random
+) -> list[int]:
+    """k clips, least loaded first; within a load level, round-robin over category × system in random
+    order, so an assignment mixes systems and categories instead of drawing them by chance."""
+    by_load: dict[int, dict[tuple[str, str], list[int]]] = {}
+    for load, condition, pk in candidates:
+        by_load.setdefault(load, {}).setdefault(condition, []).append(pk)
+    chosen: list[int] = []
+    for load in sorted(by_load):
+        buckets = list(by_load[load].values())
+        for bucket in buckets:
+            rng.shuffle(bucket)
+        rng.shuffle(buckets)
+        while buckets and len(chosen) < k:
+            for bucket in list(buckets):
+                if len(chosen) == k:
+                    break
+                chosen.append(bucket.pop())
+                if not bucket:
+                    buckets.remove(bucket)
+        if len(chosen) == k:
+            break
+    return chosen
 
 
 def _checks(study: Study, seen: set[int], rng: random.Random) -> list[int]:

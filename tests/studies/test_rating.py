@@ -225,3 +225,11 @@ def test_an_abandoned_assignment_gives_its_clips_back_after_the_assignment_durat
         created_at=timezone.now() - timedelta(seconds=study.assignment_duration_s + 1)
     )
     assert assignment_claim(study=study, rater=b).items.filter(stimulus__role="test").count() == 18
+
+
+def test_an_assignment_mixes_every_system_and_category_when_all_clips_are_equally_rated(study):
+    # 2 categories x 3 systems, 6 clips per assignment: one of each condition, every time.
+    for rater in invites_create(study=study, count=3):
+        items = assignment_claim(study=study, rater=rater).items.filter(stimulus__role="test")
+        conditions = set(items.values_list("stimulus__category", "stimulus__system"))
+        assert len(conditions) == 6
