@@ -4,6 +4,7 @@ Thin: every workflow is a service; every page needs a researcher login (registry
 from __future__ import annotations
 
 import json
+import uuid
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -185,21 +186,11 @@ def study_preview(request: HttpRequest, pk: int) -> HttpResponse:
 
 @researcher_required
 @require_GET
-def stimulus_media(request: HttpRequest, pk: int, uid: str, which: str) -> HttpResponse:
-    stimulus = Stimulus.objects.filter(study_id=pk, uid=uid).first() if _is_uuid(uid) else None
+def stimulus_media(request: HttpRequest, pk: int, uid: uuid.UUID, which: str) -> HttpResponse:
+    stimulus = Stimulus.objects.filter(study_id=pk, uid=uid).first()
     if stimulus is None or which not in ("main", "reference"):
         raise Http404("no such stimulus")
     return stimulus_file_response(request, stimulus, which)
-
-
-def _is_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-    except (ValueError, TypeError):
-        return False
-    return True
 
 
 @researcher_required

@@ -10,6 +10,7 @@ MTurk's origins only (Content-Security-Policy frame-ancestors), every other page
 from __future__ import annotations
 
 import re
+import uuid
 from functools import wraps
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -107,9 +108,9 @@ def _submit_origin_ok(url: str) -> bool:
 @frameable
 @never_cache
 @require_GET
-def mturk_entry(request: HttpRequest, study_uid: str) -> HttpResponse:
+def mturk_entry(request: HttpRequest, study_uid: uuid.UUID) -> HttpResponse:
     """MTurk's ExternalQuestion URL. Preview: read-only instructions. Accepted: the rater's assignment."""
-    study = Study.objects.filter(uid=study_uid).first() if _uuid(study_uid) else None
+    study = Study.objects.filter(uid=study_uid).first()
     if study is None:
         raise Http404("no such study")
     assignment_id = request.GET.get("assignmentId", "")
@@ -137,16 +138,6 @@ def mturk_entry(request: HttpRequest, study_uid: str) -> HttpResponse:
     except RatingError as exc:
         return _message(request, "Cannot continue", str(exc), 403)
     return HttpResponseRedirect(reverse("studies:rate", args=[assignment_token(assignment)]))
-
-
-def _uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return False
-    return True
 
 
 @frameable
@@ -215,14 +206,14 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
 
 @frameable
 @require_http_methods(["GET", "HEAD"])
-def media(request: HttpRequest, token: str, stimulus_uid: str, which: str) -> HttpResponse:
+def media(request: HttpRequest, token: str, stimulus_uid: uuid.UUID, which: str) -> HttpResponse:
     """A stimulus's media under an opaque URL: the file name (which names the system) never reaches
     the rater, and only a rater holding an assignment with this clip can fetch it."""
     assignment = _assignment(token)
     visible = Q(assignment_items__assignment=assignment) | Q(
         study=assignment.study, role__in=[Stimulus.Role.EXAMPLE_HIGH, Stimulus.Role.EXAMPLE_LOW]
     )
-    stimulus = Stimulus.objects.filter(visible, uid=stimulus_uid).first() if _uuid(stimulus_uid) else None
+    stimulus = Stimulus.objects.filter(visible, uid=stimulus_uid).first()
     if stimulus is None or which not in ("main", "reference"):
         raise Http404("no such clip")
     return stimulus_file_response(request, stimulus, which)

@@ -40,7 +40,7 @@ def _live() -> bool:
     return settings.MTURK_LIVE is True
 
 
-def client_for(study: Study | None = None):
+def client_for():
     return mturk.make_client(live=_live(), endpoint_url=settings.MTURK_ENDPOINT_URL)
 
 
@@ -129,7 +129,7 @@ def study_publish(
     if not request_id:
         raise PublishError("malformed request id")
     question = mturk.external_question_xml(external_url(study), frame_height=settings.MTURK_FRAME_HEIGHT)
-    client = client_for(study)
+    client = client_for()
     try:
         hit_type_id = mturk.hit_type_create(client, hit_type_spec(study))
         Study.objects.filter(pk=study.pk).update(mturk_hit_type_id=hit_type_id, mturk_live=_live())
@@ -178,7 +178,7 @@ def _feedback(assignment: Assignment | None, reason: str) -> str:
 def study_sync(*, study_id: int) -> dict[str, Any]:
     """Review submitted work, pay bonuses, block repeat offenders, extend or expire HITs."""
     study = Study.objects.get(pk=study_id)
-    client = client_for(study)
+    client = client_for()
     summary = {
         "seen": 0,
         "approved": 0,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import secrets
 import statistics
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -259,8 +260,6 @@ def rating_submit(
 
 
 def _is_uuid(value) -> bool:
-    import uuid
-
     try:
         uuid.UUID(str(value))
     except (TypeError, ValueError, AttributeError):

@@ -107,7 +107,7 @@ class _Columns:
     system: list[str]
 
 
-def _valid_columns(study: Study) -> tuple[_Columns, np.ndarray]:
+def _valid_columns(study: Study) -> _Columns:
     tests = list(Stimulus.objects.filter(study=study, role="test").values_list("pk", "category", "system"))
     ids = np.array([pk for pk, _, _ in tests], dtype=np.int64)
     order = np.argsort(ids)
@@ -125,18 +125,19 @@ def _valid_columns(study: Study) -> tuple[_Columns, np.ndarray]:
         category=[c for _, c, _ in tests],
         system=[s for _, _, s in tests],
     )
-    return columns, ids
+    return columns
 
 
 def study_results(*, study: Study, n_boot: int = N_BOOT) -> StudyResult:
     labels = {s["key"]: s["label"] for s in study.run.spec.get("systems", [])}
     systems = [(key, labels.get(key, key)) for key in study.systems]
-    columns, _ = _valid_columns(study)
+    columns = _valid_columns(study)
     n = columns.score.size
     categories = sorted(set(columns.category) | set(study.categories))
     cells: dict[tuple[str, str], Cell] = {}
     comparisons: list[dict[str, Any]] = []
     alpha = None
+    n_raters = 0
     if n:
         keys = [k for k, _ in systems] + sorted(set(columns.system) - {k for k, _ in systems})
         detail_labels = [(c, k) for c in categories for k in keys]
@@ -146,7 +147,8 @@ def study_results(*, study: Study, n_boot: int = N_BOOT) -> StudyResult:
             dtype=np.int64,
         )
         per_stimulus_system = np.array([keys.index(k) for k in columns.system], dtype=np.int64)
-        rater = np.unique(columns.rater, return_inverse=True)[1]
+        rater_ids, rater = np.unique(columns.rater, return_inverse=True)
+        n_raters = rater_ids.size
         by_category = stats.RatingSet(
             score=columns.score.astype(np.float64),
             rater=rater,
@@ -197,7 +199,7 @@ def study_results(*, study: Study, n_boot: int = N_BOOT) -> StudyResult:
         comparisons=comparisons,
         alpha=alpha,
         n_ratings=n,
-        n_raters=int(np.unique(columns.rater).size),
+        n_raters=int(n_raters),
         n_items=int(np.unique(columns.stimulus).size),
         n_ratings_all=Rating.objects.filter(study=study, stimulus__role="test").count(),
         excluded=excluded,

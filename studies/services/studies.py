@@ -329,7 +329,8 @@ def study_progress(study: Study) -> dict[str, Any]:
     tests = Stimulus.objects.filter(study=study, role="test")
     total = tests.count()
     reached = tests.filter(valid_ratings__gte=study.ratings_per_stimulus).count()
-    valid_sum = sum(min(v, study.ratings_per_stimulus) for v in tests.values_list("valid_ratings", flat=True))
+    valid_counts = list(tests.values_list("valid_ratings", flat=True))
+    valid_sum = sum(min(v, study.ratings_per_stimulus) for v in valid_counts)
     ratings = Rating.objects.filter(study=study)
     n_ratings = ratings.count()
     n_test = ratings.filter(stimulus__role="test").count()
@@ -364,7 +365,7 @@ def study_progress(study: Study) -> dict[str, Any]:
         "ratings": n_ratings,
         "ratings_test": n_test,
         # Stored test ratings that screening keeps out of the numbers (the valid ones are counted per clip).
-        "ratings_excluded": n_test - sum(tests.values_list("valid_ratings", flat=True)),
+        "ratings_excluded": n_test - sum(valid_counts),
         "raters": Assignment.objects.filter(study=study).values("rater").distinct().count(),
         "raters_excluded": study.raters.filter(excluded=True).count(),
         "assignments": by_state,
