@@ -147,6 +147,9 @@ STORAGES = {
 # Uploaded checkpoints and media can be large; stream them to disk rather than memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
+# Largest checkpoint the upload page accepts (a paper-size VarietySound is a few hundred MB); the
+# upload is refused, and its partial file removed, as soon as it grows past this.
+CHECKPOINT_UPLOAD_MAX_MB = env_int("CHECKPOINT_UPLOAD_MAX_MB", 2048, minimum=1)
 SERVE_MEDIA = env_bool("SERVE_MEDIA", DEBUG)
 
 # --- security -------------------------------------------------------------------------------------------
