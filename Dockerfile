@@ -9,7 +9,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 RUN pip install "pip>=24" && pip install --index-url "$TORCH_INDEX" torch==2.13.0 && pip install -e .
 COPY . .
-RUN DJANGO_DEBUG=1 python manage.py collectstatic --noinput
+# Collected where the running containers look for them (STATIC_ROOT in .env.example).
+RUN DJANGO_DEBUG=1 STATIC_ROOT=/srv/static python manage.py collectstatic --noinput
 RUN useradd --create-home app && mkdir -p /srv/media /srv/static && chown -R app /srv /app
 USER app
 EXPOSE 8000

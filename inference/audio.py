@@ -14,6 +14,7 @@ and ``inference.video`` stay free of torch, so the web process can validate uplo
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -32,6 +33,7 @@ from inference.errors import (
 from inference.ffmpeg_run import DEFAULT_TIMEOUT_S, ffmpeg_binary, run_ffmpeg
 
 SAMPLE_RATE = 22050
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 768000  # what real recordings use, with room either side
 FitMode = Literal["pad", "loop"]
 
 
@@ -46,21 +48,34 @@ def validate_samples(samples: np.ndarray, *, path: str | Path | None = None) -> 
     return samples
 
 
-def _read_with_soundfile(path: Path) -> tuple[np.ndarray, int] | None:
+def _read_with_soundfile(path: Path, max_seconds: float | None = None) -> tuple[np.ndarray, int] | None:
+    """Samples and rate, or None for a format libsndfile does not know. With ``max_seconds`` only that
+    much is read: a header may claim hours of audio, or a rate of 1 Hz that resampling would blow up."""
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as handle:
+            sr = int(handle.samplerate)
+            if not MIN_SAMPLE_RATE <= sr <= MAX_SAMPLE_RATE:
+                raise CorruptMediaError(
+                    path, f"a sample rate of {sr} Hz is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz"
+                )
+            frames = -1 if max_seconds is None else math.ceil(max_seconds * sr) + 1
+            data = handle.read(frames, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError):
         return None  # not a format libsndfile knows: let ffmpeg try
-    return data.mean(axis=1), int(sr)
+    return data.mean(axis=1), sr
 
 
-def decode_with_ffmpeg(path: Path, sample_rate: int, timeout_s: float = DEFAULT_TIMEOUT_S) -> np.ndarray:
-    """The first audio stream of any file ffmpeg reads, as float32 mono (not yet validated)."""
+def decode_with_ffmpeg(
+    path: Path, sample_rate: int, timeout_s: float = DEFAULT_TIMEOUT_S, max_seconds: float | None = None
+) -> np.ndarray:
+    """The first audio stream of any file ffmpeg reads, as float32 mono (not yet validated); with
+    ``max_seconds``, only that much of it."""
     import ffmpeg
 
+    limit = {} if max_seconds is None else {"t": f"{max_seconds:.6f}"}
     args = (
         ffmpeg.input(str(path))
-        .output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=sample_rate, map="0:a:0")
+        .output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=sample_rate, map="0:a:0", **limit)
         .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
         .compile(cmd=ffmpeg_binary())
     )
@@ -78,7 +93,10 @@ def resample(samples: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
         return samples.astype(np.float32, copy=False)
     import librosa  # slow to import: only when resampling is needed
 
-    return librosa.resample(samples, orig_sr=orig_sr, target_sr=target_sr).astype(np.float32)
+    from inference.numba_lock import numba_first_use
+
+    with numba_first_use("resample"):
+        return librosa.resample(samples, orig_sr=orig_sr, target_sr=target_sr).astype(np.float32)
 
 
 def fit_length(samples: np.ndarray, n_samples: int, *, mode: FitMode = "pad") -> np.ndarray:
@@ -132,9 +150,11 @@ def load_audio(
         raise MediaError(path, "no such file")
     if path.stat().st_size == 0:
         raise EmptyMediaError(path, "the file is empty")
-    read = _read_with_soundfile(path)
+    # A little more than the duration, so resampling has context at the end; fit_length trims it.
+    max_seconds = None if duration_s is None else duration_s + 1.0
+    read = _read_with_soundfile(path, max_seconds)
     if read is None:
-        samples = decode_with_ffmpeg(path, sample_rate, timeout_s)
+        samples = decode_with_ffmpeg(path, sample_rate, timeout_s, max_seconds)
     else:
         samples, file_sr = read
         samples = resample(validate_samples(samples, path=path), file_sr, sample_rate)

@@ -34,10 +34,12 @@ from studies.services.rating import (
     NoWork,
     RatingError,
     assignment_claim,
+    assignment_complete,
     assignment_next_item,
     rating_submit,
 )
 from studies.services.studies import invite_rater
+from studies.throttle import by_address, by_token, rate_limited
 
 ASSIGNMENT_SALT = "studies.assignment"
 MTURK_ID = re.compile(r"^[A-Z0-9]{6,64}$")
@@ -82,6 +84,7 @@ def _message(request: HttpRequest, title: str, text: str, status: int = 200) -> 
 
 @frameable
 @never_cache
+@rate_limited("entry", "RATER_ENTRY_LIMIT", by_address)
 @require_GET
 def invite(request: HttpRequest, token: str) -> HttpResponse:
     try:
@@ -107,6 +110,7 @@ def _submit_origin_ok(url: str) -> bool:
 
 @frameable
 @never_cache
+@rate_limited("entry", "RATER_ENTRY_LIMIT", by_address)
 @require_GET
 def mturk_entry(request: HttpRequest, study_uid: uuid.UUID) -> HttpResponse:
     """MTurk's ExternalQuestion URL. Preview: read-only instructions. Accepted: the rater's assignment."""
@@ -143,6 +147,7 @@ def mturk_entry(request: HttpRequest, study_uid: uuid.UUID) -> HttpResponse:
 @frameable
 @never_cache
 @csrf_exempt  # see the module docstring: the signed token in the URL is the proof of origin
+@rate_limited("task", "RATER_TASK_LIMIT", by_token)
 @require_http_methods(["GET", "POST"])
 def rate(request: HttpRequest, token: str) -> HttpResponse:
     assignment = _assignment(token)
@@ -167,6 +172,8 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     item = assignment_next_item(assignment)
     total = assignment.items.count()
     if item is None:
+        if assignment.state == Assignment.State.ACTIVE:  # all rated, closing interrupted (an outage)
+            assignment_complete(assignment=assignment)
         assignment.refresh_from_db()
         return render(
             request,
@@ -205,6 +212,7 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @frameable
+@rate_limited("task", "RATER_TASK_LIMIT", by_token)
 @require_http_methods(["GET", "HEAD"])
 def media(request: HttpRequest, token: str, stimulus_uid: uuid.UUID, which: str) -> HttpResponse:
     """A stimulus's media under an opaque URL: the file name (which names the system) never reaches

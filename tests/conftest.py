@@ -29,6 +29,15 @@ def _media_in_tmp(settings, tmp_path_factory):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """The rate limits count in the cache; each test starts with no requests counted."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def researcher(django_user_model):
     from django.contrib.auth.models import Group

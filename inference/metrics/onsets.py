@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inference.metrics._checks import check_wave
+from inference.numba_lock import numba_first_use
 
 DEFAULT_TOLERANCE_S = 0.1
 # Inclusive windows in floating point: 1.1 - 1.0 is 0.10000000000000009, which must still count.
@@ -89,11 +90,23 @@ def detect_onsets(wave: np.ndarray, sample_rate: int = 22050, config: OnsetConfi
 
     config = config or OnsetConfig()
     samples = check_wave(wave, sample_rate, min_seconds=config.n_fft / sample_rate)
+    with numba_first_use("onsets"):
+        envelope, frames = _envelope_and_peaks(samples, sample_rate, config)
+    if frames is None:  # flat (e.g. silent): nothing rises
+        return Onsets(np.zeros(0), np.zeros(0))
+    hop = config.hop_length
+    times = librosa.frames_to_time(frames, sr=sample_rate, hop_length=hop)
+    return Onsets(np.asarray(times, dtype=np.float64), envelope[frames].astype(np.float64))
+
+
+def _envelope_and_peaks(samples: np.ndarray, sample_rate: int, config: OnsetConfig):
+    import librosa
+
     envelope = librosa.onset.onset_strength(
         y=samples, sr=sample_rate, n_fft=config.n_fft, hop_length=config.hop_length
     )
-    if float(envelope.max() - envelope.min()) <= 0.0:  # flat (e.g. silent): nothing rises
-        return Onsets(np.zeros(0), np.zeros(0))
+    if float(envelope.max() - envelope.min()) <= 0.0:
+        return envelope, None
     hop = config.hop_length
     frames = librosa.util.peak_pick(
         (envelope - envelope.min()) / (envelope.max() - envelope.min()),
@@ -104,8 +117,7 @@ def detect_onsets(wave: np.ndarray, sample_rate: int = 22050, config: OnsetConfi
         wait=_frames(config.wait_s, sample_rate, hop),
         delta=config.delta,
     )
-    times = librosa.frames_to_time(frames, sr=sample_rate, hop_length=hop)
-    return Onsets(np.asarray(times, dtype=np.float64), envelope[frames].astype(np.float64))
+    return envelope, frames
 
 
 def _times(values: Sequence[float] | np.ndarray, name: str) -> np.ndarray:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inference.metrics._checks import check_wave
+from inference.numba_lock import numba_first_use
 
 EMBEDDING_SIZE = 256
 ENCODER_SAMPLE_RATE = 16000  # resemblyzer.hparams.sampling_rate
@@ -108,7 +109,8 @@ class TimbreEncoder:
 
         samples = check_wave(wave, sample_rate, min_seconds=MIN_SECONDS, allow_silence=False)
         if sample_rate != ENCODER_SAMPLE_RATE:
-            samples = librosa.resample(samples, orig_sr=sample_rate, target_sr=ENCODER_SAMPLE_RATE)
+            with numba_first_use("resemblyzer-resample"):
+                samples = librosa.resample(samples, orig_sr=sample_rate, target_sr=ENCODER_SAMPLE_RATE)
         # increase_only, as preprocess_wav: loud clips keep their level, quiet ones come up to -30 dBFS.
         normalised = normalize_volume(samples, audio_norm_target_dBFS, increase_only=True).astype(np.float32)
         trimmed = trim_long_silences(normalised)
@@ -133,7 +135,8 @@ class TimbreEncoder:
             wav = item.samples
             if wav_slices[-1].stop >= len(wav):
                 wav = np.pad(wav, (0, wav_slices[-1].stop - len(wav)))
-            mel = wav_to_mel_spectrogram(wav)  # (frames, 40)
+            with numba_first_use("resemblyzer-mel"):
+                mel = wav_to_mel_spectrogram(wav)  # (frames, 40)
             windows.extend(mel[s] for s in mel_slices)
             owner.extend([i] * len(mel_slices))
         if not windows:

@@ -59,6 +59,23 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """A rate limit written "<requests>/<seconds>", as (requests, seconds); "0" turns it off: (0, 0)."""
+    value = (os.environ.get(name) or default).strip()
+    if value == "0":
+        return (0, 0)
+    count, _, seconds = value.partition("/")
+    try:
+        limit = (int(count), int(seconds))
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must look like 30/60 (requests/seconds) or 0, got {value!r}"
+        ) from None
+    if limit[0] < 1 or limit[1] < 1:
+        raise ImproperlyConfigured(f"{name} needs positive requests and seconds, got {value!r}")
+    return limit
+
+
 @dataclass(frozen=True)
 class DatabaseUrl:
     engine: str

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str, parse_database_url
+from config.env import env_bool, env_int, env_list, env_rate, env_str, parse_database_url
 
 PLATFORM_DIR = Path(__file__).resolve().parent.parent
 BASE_DIR = PLATFORM_DIR.parent
@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A database outage during a view becomes a retry page (a rater's answer carried along), not a 500.
+    "config.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -169,6 +171,25 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
     # The health check is probed over plain HTTP inside the compose network.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# --- cache and rate limits -----------------------------------------------------------------------------
+# The rate limits count requests in the cache, so every web process must share it: Redis when CACHE_URL
+# is set (docker-compose sets it), otherwise per-process memory (the embedded default: one process).
+CACHE_URL = env_str("CACHE_URL")
+if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"CACHE_URL must be a redis:// URL, got {CACHE_URL!r}")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "varietysound"}
+}
+# Rater endpoints, as "<requests>/<seconds>" (0 = off). Entry (invite links, MTurk's entry page) counts
+# per client address: each entry can create a rater and an assignment holding places. Task pages (the
+# rating form and its media) count per assignment: a real rater needs a few requests per clip.
+RATER_ENTRY_LIMIT = env_rate("RATER_ENTRY_LIMIT", "30/60")
+RATER_TASK_LIMIT = env_rate("RATER_TASK_LIMIT", "600/60")
+# Reverse proxies in front of the site that append to X-Forwarded-For (0: use the socket's address).
+DJANGO_NUM_PROXIES = env_int("DJANGO_NUM_PROXIES", 0, minimum=0, maximum=5)
 
 # --- Celery -----------------------------------------------------------------------------------------
 # No broker: tasks run in-process, synchronously (the embedded default). With one, the same tasks go

@@ -226,7 +226,9 @@ def rating_submit(
         raise RatingError("this clip is not part of your task")
     existing = Rating.objects.filter(rater_id=assignment.rater_id, stimulus=item.stimulus).first()
     if existing is not None:
-        return Submitted(existing, False, assignment.state != Assignment.State.ACTIVE)
+        # A resubmission, perhaps after a failure between storing the last rating and closing the
+        # assignment (a database restart): finish that closing now.
+        return Submitted(existing, False, _complete_if_all_rated(assignment))
     if assignment.state == Assignment.State.ABANDONED:
         raise RatingError("this study has closed; thank you for your time")
     if assignment.state != Assignment.State.ACTIVE:
@@ -248,15 +250,16 @@ def rating_submit(
             )
     except IntegrityError:  # a concurrent duplicate of this very submission won the race
         rating = Rating.objects.get(rater_id=assignment.rater_id, stimulus=item.stimulus)
-        return Submitted(rating, False, assignment.state != Assignment.State.ACTIVE)
-    done = False
-    if (
-        not AssignmentItem.objects.filter(assignment=assignment)
-        .exclude(stimulus__ratings__rater_id=assignment.rater_id)
-        .exists()
-    ):
-        done = assignment_complete(assignment=assignment)
-    return Submitted(rating, True, done)
+        return Submitted(rating, False, _complete_if_all_rated(assignment))
+    return Submitted(rating, True, _complete_if_all_rated(assignment))
+
+
+def _complete_if_all_rated(assignment: Assignment) -> bool:
+    if assignment.state != Assignment.State.ACTIVE:
+        return True
+    if assignment_next_item(assignment) is not None:
+        return False
+    return assignment_complete(assignment=assignment)
 
 
 def _is_uuid(value) -> bool:
