@@ -45,6 +45,8 @@ class Command(BaseCommand):
             path = study_export(study=study, path=output)
         except ArchiveError as exc:
             raise CommandError(str(exc)) from exc
+        except OSError as exc:  # the output path: a folder, a read-only place, a full disk
+            raise CommandError(f"cannot write {output}: {exc.strerror or exc}") from exc
         counts = ", ".join(f"{n} {what}" for what, n in study_counts(study).items())
         self.stdout.write(
             self.style.SUCCESS(f"Exported study #{study.pk} {study.name!r} ({study.uid}) to {path}")
