@@ -215,6 +215,14 @@ CELERY_RESULT_EXPIRES = 7 * 24 * 3600
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Sending a task while the broker restarts (a worker queuing the next step, the web queuing a study's
+# preparation) retries for about a minute instead of failing the step that sends it.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 20,
+    "interval_start": 0.5,
+    "interval_step": 0.5,
+    "interval_max": 5,
+}
 # With acks_late on Redis, an unacknowledged message is redelivered after the visibility timeout:
 # it must outlast the longest task (training) or a running job would start a second time.
 # CELERY_VISIBILITY_TIMEOUT overrides it: a shorter one brings back, sooner, the tasks of a worker that
