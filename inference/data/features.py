@@ -22,7 +22,9 @@ motion features and a sudden visual event gives a peak at its frame.
 
 from __future__ import annotations
 
+import io
 import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -179,19 +181,59 @@ def validate_features(array: object, *, path: str | Path | None, dim: int | None
     return array
 
 
+# The globals a pickled numpy array names (numpy 1.x and 2.x, protocols 0-5) and nothing else.
+_ARRAY_GLOBALS = frozenset(
+    {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how protocols 0-2 write bytes
+    }
+)
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays only. A pickle names every callable it wants to call, and any name
+    outside ``_ARRAY_GLOBALS`` is refused before it is looked up: a payload whose ``__reduce__``
+    would run code (``os.system``, ``eval``, ...) fails instead of running."""
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in _ARRAY_GLOBALS:
+            raise pickle.UnpicklingError(
+                f"refused: it asks to call {module}.{name}; a pickle payload can run code when loaded, "
+                "so only numpy arrays are accepted"
+            )
+        with warnings.catch_warnings():  # numpy 2 warns on the numpy.core names old pickles use
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return super().find_class(module, name)
+
+
 def load_feature_pickle(path: str | Path, *, dim: int = HALF_DIM) -> np.ndarray:
     """One RegNet feature pickle -> float32 (T, dim).
 
-    Pickles can run code when loaded: only call this on dataset files you trust (the VAS release).
+    Dataset files come from elsewhere, so the pickle is read by ``_ArrayUnpickler``: a plain numpy
+    array loads, anything else (a code-running payload included) is refused with the reason.
     """
     path = Path(path)
     try:
-        with path.open("rb") as handle:
-            array = pickle.load(handle)  # noqa: S301 (trusted dataset files, see the docstring)
+        data = path.read_bytes()
     except FileNotFoundError as exc:
         raise FeatureError(path, "no such file") from exc
+    except OSError as exc:
+        raise FeatureError(path, f"cannot read the file ({exc})") from exc
+    try:
+        array = _ArrayUnpickler(io.BytesIO(data)).load()
+    except pickle.UnpicklingError as exc:
+        raise FeatureError(path, f"not a plain numpy pickle: {exc}") from None
     except Exception as exc:  # a truncated or foreign pickle can raise almost anything
-        raise FeatureError(path, f"not a readable pickle ({type(exc).__name__}: {exc})") from exc
+        raise FeatureError(path, f"not a readable pickle ({type(exc).__name__}: {exc})") from None
+    # An array's bytes are inside the pickle; a shape claiming more (an empty array "of" 10^12
+    # elements) would only allocate memory on conversion.
+    if isinstance(array, np.ndarray) and array.nbytes > len(data):
+        raise FeatureError(path, f"the pickle claims a {array.shape} array but holds {len(data)} bytes")
     return validate_features(array, path=path, dim=dim)
 
 

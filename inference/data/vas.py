@@ -55,6 +55,7 @@ AUDIO_DIR = "audio_10s_22050hz"
 VIDEO_DIR = "videos_10s_21.5fps"
 FILELISTS = MappingProxyType({"train": "vas_train.txt", "valid": "vas_valid.txt", "test": "vas_test.txt"})
 MEL_SHAPE = (80, 860)
+MAX_FILELIST_BYTES = 16 * 1024**2  # VAS's lists are ~200 kB; anything far larger is not one
 CLIP_SECONDS = 10.0
 
 
@@ -85,7 +86,12 @@ def read_filelists(root: Path) -> tuple[dict[str, str], Path] | None:
         rows: dict[str, list[str]] = {}
         for name, filename in FILELISTS.items():
             path = folder / filename
-            lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+            try:
+                if path.is_file() and path.stat().st_size > MAX_FILELIST_BYTES:
+                    raise MediaError(path, f"over {MAX_FILELIST_BYTES} bytes: not a filelist")
+                lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+            except (OSError, UnicodeDecodeError) as exc:
+                raise MediaError(path, f"not a readable UTF-8 filelist ({exc})") from exc
             rows[name] = [line.strip().strip("/") for line in lines if line.strip()]
         splits = {row: "train" for row in rows["train"]}
         splits.update({row: "test" for row in rows["test"]})
@@ -104,8 +110,10 @@ def read_filelists(root: Path) -> tuple[dict[str, str], Path] | None:
 
 
 def _load_mel(path: Path) -> np.ndarray:
+    # Memory-mapped: only the header is read here, so a header claiming a huge array costs nothing;
+    # the 860 frames kept are copied below.
     try:
-        mel = np.load(path, allow_pickle=False)
+        mel = np.load(path, mmap_mode="r", allow_pickle=False)
     except FileNotFoundError as exc:
         raise MediaError(path, "no such file") from exc
     except (OSError, ValueError) as exc:
@@ -117,7 +125,7 @@ def _load_mel(path: Path) -> np.ndarray:
         or mel.shape[1] < MEL_SHAPE[1]
     ):
         raise MediaError(path, f"expected a numeric (80, >= 860) mel, found {mel.dtype} {mel.shape}")
-    mel = mel[:, : MEL_SHAPE[1]].astype(np.float32)
+    mel = np.array(mel[:, : MEL_SHAPE[1]], dtype=np.float32)
     if not np.all(np.isfinite(mel)):
         raise MediaError(path, "the mel contains NaN or infinite values")
     if mel.min() < -1e-4 or mel.max() > 1 + 1e-4:

@@ -14,6 +14,11 @@ file can fail to be one of ours raises ``CheckpointError`` naming the file and t
 file, a pickle payload, a bare state dict, an unknown format or kind, missing keys, a config that
 does not parse, weights of another architecture, NaN or infinite weights. ``training`` is for
 resuming; inference never looks at it unless asked (``with_training=True``).
+
+Memory stays bounded by the file's size: compressed zip records are refused (``torch.save`` never
+writes them, and one can inflate a thousandfold), and the network a config describes is first built
+on the meta device and compared with the stored weights, so a config claiming a huge network is
+refused before anything is allocated.
 """
 
 from __future__ import annotations
@@ -22,14 +27,18 @@ import hashlib
 import os
 import re
 import tempfile
+import threading
 import warnings
-from collections.abc import Mapping
+import zipfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.modules import module as module_hooks
 
 from inference.models.config_io import ConfigError, from_dict, to_dict
 from inference.models.kinds import KINDS
@@ -102,6 +111,7 @@ def read_payload(path: str | Path, map_location: str | torch.device = "cpu") -> 
         raise CheckpointError(path, "no such file")
     if path.stat().st_size == 0:
         raise CheckpointError(path, "the file is empty")
+    _refuse_compressed_records(path)
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols while refusing them anyway
             warnings.simplefilter("ignore", UserWarning)
@@ -162,6 +172,7 @@ def load_checkpoint(
         config = from_dict(KINDS[kind].config, payload["config"], where="config")
     except ConfigError as exc:
         raise CheckpointError(path, f"its {kind} config does not parse: {exc}") from None
+    _check_fit(path, kind, config, payload["state"])
     model = KINDS[kind].network(config)
     try:
         model.load_state_dict(payload["state"], strict=True)
@@ -178,6 +189,79 @@ def load_checkpoint(
         data=payload["data"],
         training=payload.get("training") if with_training else None,
     )
+
+
+def _refuse_compressed_records(path: Path) -> None:
+    """``torch.save`` stores zip records uncompressed; a deflated record could inflate to a thousand
+    times the file's size when torch.load reads it, so a file that has one is not ours."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            packed = [i.filename for i in archive.infolist() if i.compress_type != zipfile.ZIP_STORED]
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return  # not a zip (or a broken one): torch.load reports it
+    if packed:
+        raise CheckpointError(
+            path, f"refused: the record {packed[0]!r} is compressed (torch.save never compresses records)"
+        )
+
+
+@contextmanager
+def _registration_budget(limit: int) -> Iterator[None]:
+    """Abort building a network once it has registered more than ``limit`` modules, parameters and
+    buffers in this thread: a config of a million layers would otherwise take minutes even on meta."""
+    owner = threading.get_ident()
+    count = 0
+
+    def hook(*_: object) -> None:
+        nonlocal count
+        if threading.get_ident() != owner:
+            return
+        count += 1
+        if count > limit:
+            raise MemoryError(f"the network has more than {limit} modules and tensors")
+
+    handles = [
+        module_hooks.register_module_module_registration_hook(hook),
+        module_hooks.register_module_parameter_registration_hook(hook),
+        module_hooks.register_module_buffer_registration_hook(hook),
+    ]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _check_fit(path: Path, kind: str, config: Any, state: dict[str, Tensor]) -> None:
+    """Compare the stored weights with the network the config describes, built on the meta device
+    (shapes, no memory). The state is bounded by the file's size; the config is not."""
+    # A network that fits the state registers about one module or tensor per entry (1.1-1.7 for
+    # ours); four per entry and some slack leave room without letting a config run away.
+    try:
+        with _registration_budget(4 * len(state) + 256), torch.device("meta"):
+            skeleton = KINDS[kind].network(config)
+    except (MemoryError, RuntimeError, ValueError, TypeError) as exc:
+        raise CheckpointError(
+            path, f"its {kind} config does not describe a network its weights fit: {exc}"
+        ) from None
+    expected = {name: tuple(t.shape) for name, t in skeleton.state_dict().items()}
+    found = {name: tuple(t.shape) for name, t in state.items()}
+    if expected == found:
+        return
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    mismatched = [n for n in sorted(set(expected) & set(found)) if expected[n] != found[n]]
+    details = []
+    if missing:
+        details.append(f"{len(missing)} missing (first {missing[0]!r})")
+    if unexpected:
+        details.append(f"{len(unexpected)} unexpected (first {unexpected[0]!r})")
+    if mismatched:
+        name = mismatched[0]
+        details.append(
+            f"{len(mismatched)} of another shape (first {name!r}: {found[name]} for {expected[name]})"
+        )
+    raise CheckpointError(path, f"its weights do not fit a {kind} of its own config: {'; '.join(details)}")
 
 
 def checkpoint_sha256(path: str | Path) -> str:

@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from registry.models import Checkpoint, Clip, Dataset, GenerationRun, Pair, Sample, TrainingRun
+from registry.models import (
+    Checkpoint,
+    CheckpointUpload,
+    Clip,
+    Dataset,
+    GenerationRun,
+    Pair,
+    Sample,
+    TrainingRun,
+)
 
 _JOB_FIELDS = (
     "status",
@@ -46,6 +55,14 @@ class CheckpointAdmin(admin.ModelAdmin):
     @admin.display(description="sha256")
     def short_sha(self, obj: Checkpoint) -> str:
         return obj.sha256[:12]
+
+
+@admin.register(CheckpointUpload)
+class CheckpointUploadAdmin(admin.ModelAdmin):
+    list_display = ("name", "original_name", "role", "status", "message", "created_by", "created_at")
+    list_filter = ("status", "role")
+    search_fields = ("name", "original_name")
+    readonly_fields = ("created_at", "started_at", "finished_at", "task_id", "file", "checkpoint")
 
 
 class PairInline(admin.TabularInline):

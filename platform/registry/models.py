@@ -187,6 +187,30 @@ class Checkpoint(models.Model):
         return f"{self.name} ({self.get_kind_display()}, step {self.step})"
 
 
+class CheckpointUpload(Job):
+    """A checkpoint file sent from the upload page. The web process only stores it in quarantine
+    (a dot-folder of media storage, never served); a worker validates it and either registers a
+    Checkpoint or records why it was refused (``message``). The quarantined file is then deleted."""
+
+    name = models.CharField(max_length=200)
+    role = models.CharField(max_length=16, choices=Checkpoint.Role.choices)
+    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    notes = models.TextField(blank=True)
+    original_name = models.CharField(max_length=255, help_text="The file name the browser sent.")
+    size_bytes = models.BigIntegerField(default=0)
+    file = models.FileField(max_length=500, blank=True, help_text="Quarantined file; emptied once validated.")
+    checkpoint = models.ForeignKey(
+        Checkpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="uploads"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.original_name})"
+
+
 class GenerationRun(Job):
     """One application of the paper's evaluation protocol: selection, generation, metrics."""
 

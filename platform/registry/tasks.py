@@ -34,6 +34,12 @@ def train(training_run_id: int) -> dict:
     return {"training_run": run.pk, "status": run.status, "checkpoint": checkpoint.pk if checkpoint else None}
 
 
+@shared_task(name="cpu.checkpoint_upload_register")
+def checkpoint_upload_register(upload_id: int) -> dict:
+    upload = services.checkpoint_upload_register(upload_id=upload_id)
+    return {"upload": upload.pk, "status": upload.status, "checkpoint": upload.checkpoint_id}
+
+
 class WorkerTask(Task):
     """Holds what a worker process loads once: generation models by checkpoint hash and the timbre
     encoder. Celery creates one instance of each task class per process, so these live per process."""

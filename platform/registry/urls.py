@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("datasets/<int:pk>/", views.dataset_detail, name="dataset"),
     path("clips/<int:pk>/", views.clip_detail, name="clip"),
+    path("checkpoints/upload/", views.checkpoint_upload, name="checkpoint_upload"),
     path("datasets/<int:pk>/runs/new", views.run_create, name="run_create"),
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("runs/<int:pk>/samples.csv", views.run_samples_csv, name="run_csv"),

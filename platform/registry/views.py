@@ -3,17 +3,32 @@ from __future__ import annotations
 import csv
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import connection
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from registry.access import researcher_required
-from registry.models import Checkpoint, Clip, Dataset, GenerationRun, Pair, Sample, Split, Status, TrainingRun
+from registry.forms import CheckpointUploadForm, LimitedUploadHandler
+from registry.models import (
+    Checkpoint,
+    CheckpointUpload,
+    Clip,
+    Dataset,
+    GenerationRun,
+    Pair,
+    Sample,
+    Split,
+    Status,
+    TrainingRun,
+)
 from registry.services.generation import METRICS, summary_table
+from registry.services.uploads import checkpoint_upload_create, checkpoint_upload_launch
 
 
 @researcher_required
@@ -91,6 +106,77 @@ def run_create(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponseRedirect(dataset.get_absolute_url())
     messages.success(request, f"Run #{run.pk} {generation_run_launch(run=run)}.")
     return HttpResponseRedirect(run.get_absolute_url())
+
+
+# Room for the form's other fields and the multipart boundaries: a body longer than the file limit
+# plus this cannot carry a file within the limit, and is refused before any of it is read.
+UPLOAD_FORM_OVERHEAD = 64 * 1024
+
+
+@csrf_exempt  # upload handlers must be set before anything reads the body; _checkpoint_upload checks CSRF
+@researcher_required
+@require_http_methods(["GET", "POST"])
+def checkpoint_upload(request: HttpRequest) -> HttpResponse:
+    """Upload a checkpoint trained elsewhere. The file goes to quarantine; a worker validates it."""
+    max_bytes = settings.CHECKPOINT_UPLOAD_MAX_MB * 1024 * 1024
+    handler = None
+    if request.method == "POST":
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > max_bytes + UPLOAD_FORM_OVERHEAD:
+            return _too_large_page(request)
+        handler = LimitedUploadHandler(request, max_bytes=max_bytes)
+        request.upload_handlers = [handler]
+    return _checkpoint_upload(request, handler)
+
+
+@csrf_protect
+def _checkpoint_upload(request: HttpRequest, handler: LimitedUploadHandler | None) -> HttpResponse:
+    if request.method != "POST":
+        return _upload_page(request, CheckpointUploadForm())
+    form = CheckpointUploadForm(request.POST, request.FILES)  # reading them parses the body
+    if handler is not None and handler.too_large:
+        fields = ("name", "role", "dataset", "notes")
+        return _too_large_page(request, {key: request.POST.get(key, "") for key in fields})
+    if not form.is_valid():
+        return _upload_page(request, form, status=400)
+    data = form.cleaned_data
+    upload = checkpoint_upload_create(
+        file=data["file"],
+        name=data["name"],
+        role=data["role"],
+        dataset=data["dataset"],
+        notes=data["notes"],
+        user=request.user,
+    )
+    state = checkpoint_upload_launch(upload=upload)
+    messages.success(request, f"Upload #{upload.pk} ({upload.original_name}) received, {state}.")
+    return redirect("registry:checkpoint_upload")
+
+
+def _too_large_page(request: HttpRequest, initial: dict | None = None) -> HttpResponse:
+    error = (
+        f"The file is larger than the upload limit of {settings.CHECKPOINT_UPLOAD_MAX_MB} MB "
+        "(CHECKPOINT_UPLOAD_MAX_MB): nothing was stored. Register larger files with "
+        "manage.py register_checkpoint."
+    )
+    return _upload_page(request, CheckpointUploadForm(initial=initial), status=413, error=error)
+
+
+def _upload_page(
+    request: HttpRequest, form: CheckpointUploadForm, *, status: int = 200, error: str = ""
+) -> HttpResponse:
+    uploads = list(CheckpointUpload.objects.select_related("checkpoint", "created_by")[:20])
+    context = {
+        "form": form,
+        "error": error,
+        "uploads": uploads,
+        "max_mb": settings.CHECKPOINT_UPLOAD_MAX_MB,
+        "any_active": any(not upload.is_finished for upload in uploads),
+    }
+    return render(request, "registry/checkpoint_upload.html", context, status=status)
 
 
 @researcher_required

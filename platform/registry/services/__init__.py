@@ -16,12 +16,17 @@ from registry.services.generation import (
     protocol_systems,
     samples_finish,
 )
-from registry.services.jobs import job_finish, job_progress, job_start
+from registry.services.jobs import command_detach, job_finish, job_progress, job_start
 from registry.services.training import (
     checkpoint_local_path,
     checkpoint_register,
     training_run_create,
     training_run_execute,
+)
+from registry.services.uploads import (
+    checkpoint_upload_create,
+    checkpoint_upload_launch,
+    checkpoint_upload_register,
 )
 
 __all__ = [
@@ -37,11 +42,15 @@ __all__ = [
     "samples_finish",
     "checkpoint_local_path",
     "checkpoint_register",
+    "checkpoint_upload_create",
+    "checkpoint_upload_launch",
+    "checkpoint_upload_register",
     "training_run_create",
     "training_run_execute",
     "dataset_import",
     "dataset_prepare",
     "dataset_refresh_stats",
+    "command_detach",
     "job_finish",
     "job_progress",
     "job_start",

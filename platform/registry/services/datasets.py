@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import time
@@ -15,7 +16,7 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import transaction
 from django.utils.text import slugify
 
-from inference.data.records import ImportProblem
+from inference.data.records import ClipRecord, ImportProblem
 from registry.models import CATEGORIES, Clip, Dataset, Status
 from registry.services.jobs import job_finish, job_progress, job_start
 
@@ -114,6 +115,34 @@ def _upload(local_root: Path, relative: str, storage_name: str) -> None:
         raise RuntimeError(f"storage renamed {storage_name} to {saved}")
 
 
+def _printable(text: str) -> str:
+    """Problems quote file names and bytes of broken files; keep them storable in any database (no
+    lone surrogates from undecodable file names, no NUL, which PostgreSQL refuses)."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")  # an undecodable file name: back to its bytes
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
+
+
+def _unstorable(dataset: Dataset, item: ClipRecord) -> str:
+    """Why a clip cannot become a row, or "": its names come from file and folder names, which can be
+    anything the file system allows."""
+    limits = {name: Clip._meta.get_field(name).max_length for name in ("clip_id", "category", *_FILE_FIELDS)}
+    names = {"clip_id": item.clip_id, "category": item.category}
+    names.update(
+        {role: f"{dataset.root}/{path}" for role, path in item.files.items() if role in _FILE_FIELDS}
+    )
+    for field, value in names.items():
+        if len(value) > limits[field]:
+            return f"the {field.replace('_', ' ')} is longer than {limits[field]} characters: rename the file or folder"
+    try:
+        json.dumps([names, item.meta], ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "the file or folder name is not valid UTF-8: rename it"
+    return ""
+
+
 def dataset_import(*, dataset_id: int, progress: ProgressCallback | None = None) -> Dataset:
     """Run a dataset's import: every clip record becomes a Clip row, every problem is kept on the
     dataset; a broken file is reported and skipped while the rest imports."""
@@ -137,8 +166,14 @@ def dataset_import(*, dataset_id: int, progress: ProgressCallback | None = None)
     imported = 0
     try:
         for item in _scanner(dataset, local_root, report):
+            if not isinstance(item, ImportProblem) and (why := _unstorable(dataset, item)):
+                source = item.meta.get("source")  # the video's path; a VAS clip has several
+                item = ImportProblem(
+                    source=source if isinstance(source, str) else f"{item.category}/{item.clip_id}",
+                    reason=why,
+                )
             if isinstance(item, ImportProblem):
-                problems.append({"source": item.source, "reason": item.reason})
+                problems.append({"source": _printable(str(item.source)), "reason": _printable(item.reason)})
                 continue
             files = {}
             for role in _FILE_FIELDS:

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from inference.selection import Protocol
 from registry.models import Checkpoint, Clip, Dataset, GenerationRun, Pair, Sample, Split, Status
-from registry.services.jobs import job_finish, job_progress, job_start
+from registry.services.jobs import command_detach, job_finish, job_progress, job_start
 
 GROUND_TRUTH = "ground_truth"
 MODEL_TASKS = ("realism", "timbre", "ablation")  # alignment reuses the realism audio
@@ -159,9 +159,6 @@ def generation_run_launch(*, run: GenerationRun) -> str:
     the embedded default (no broker) the tasks would run inside the web server, which must never load
     torch, so a detached `manage.py generate --start-run` process runs them instead (log under
     VAR_DIR/logs/)."""
-    import subprocess
-    import sys
-
     from django.conf import settings
 
     from registry import tasks
@@ -170,26 +167,10 @@ def generation_run_launch(*, run: GenerationRun) -> str:
         result = tasks.generation_run_start.delay(run.pk)
         GenerationRun.objects.filter(pk=run.pk).update(task_id=result.id)
         return f"queued as task {result.id}"
-    logs = Path(settings.VAR_DIR) / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    log = logs / f"generation-{run.uid}.log"
-    with log.open("ab") as handle:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                str(Path(settings.BASE_DIR) / "manage.py"),
-                "generate",
-                "--start-run",
-                str(run.pk),
-            ],
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # outlives the request and a server reload
-            cwd=settings.BASE_DIR,
-        )
-    GenerationRun.objects.filter(pk=run.pk).update(task_id=f"process:{process.pid}")
-    return f"started in a background process (pid {process.pid}, log {log.name})"
+    log_name = f"generation-{run.uid}.log"
+    pid = command_detach(args=["generate", "--start-run", str(run.pk)], log_name=log_name)
+    GenerationRun.objects.filter(pk=run.pk).update(task_id=f"process:{pid}")
+    return f"started in a background process (pid {pid}, log {log_name})"
 
 
 def run_systems(run: GenerationRun) -> dict[str, SystemSpec]:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
 from django.db.models import F
 from django.dispatch import Signal
 from django.utils import timezone
@@ -40,6 +45,8 @@ def job_progress(*, job: Job, done: int, total: int | None = None, message: str 
 
 
 def job_finish(*, job: Job, error: str = "", message: str = "") -> None:
+    # Errors can quote the bytes of a hostile file; PostgreSQL refuses NUL in text.
+    error, message = error.replace("\x00", "\\x00"), message.replace("\x00", "\\x00")
     status = Status.FAILED if error else Status.SUCCEEDED
     fields: dict = {"status": status, "finished_at": timezone.now(), "error": error}
     if message or error:
@@ -48,3 +55,23 @@ def job_finish(*, job: Job, error: str = "", message: str = "") -> None:
         fields["progress_done"] = F("progress_total")
     type(job).objects.filter(pk=job.pk).update(**fields)
     job.refresh_from_db()
+
+
+def command_detach(*, args: list[str], log_name: str) -> int:
+    """Run ``manage.py <args>`` in a detached process logging to VAR_DIR/logs/<log_name>; return its pid.
+
+    On the embedded default (no broker) a task would run inside the web server, which must never load
+    torch: work started from a page runs in such a process instead.
+    """
+    logs = Path(settings.VAR_DIR) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with (logs / log_name).open("ab") as handle:
+        process = subprocess.Popen(
+            [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives the request and a server reload
+            cwd=settings.BASE_DIR,
+        )
+    return process.pid

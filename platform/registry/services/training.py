@@ -241,9 +241,14 @@ def checkpoint_register(
 def checkpoint_local_path(checkpoint: Checkpoint) -> tuple[Path, bool]:
     """A local file for the checkpoint: its path on local storage, or a temporary download (the bool
     says the caller must delete it)."""
+    return storage_local_path(checkpoint.file.name)
+
+
+def storage_local_path(name: str) -> tuple[Path, bool]:
+    """A local file for a name in media storage, as `checkpoint_local_path`."""
     if isinstance(default_storage, FileSystemStorage):
-        return Path(default_storage.path(checkpoint.file.name)), False
-    handle, name = tempfile.mkstemp(suffix=".pt")
-    with open(handle, "wb") as out, default_storage.open(checkpoint.file.name, "rb") as source:
+        return Path(default_storage.path(name)), False
+    handle, local = tempfile.mkstemp(suffix=".pt")
+    with open(handle, "wb") as out, default_storage.open(name, "rb") as source:
         shutil.copyfileobj(source, out)
-    return Path(name), True
+    return Path(local), True
