@@ -77,10 +77,16 @@ def test_the_clip_page_plays_the_video_with_sound_and_seeks(synth, researcher_cl
     assert researcher_client.get(clip.video.url, HTTP_RANGE=f"bytes={size}-").status_code == 416
 
 
-def test_media_paths_cannot_escape_the_media_folder(client, settings):
+def test_media_paths_cannot_escape_the_media_folder(researcher_client, settings):
     (settings.MEDIA_ROOT.parent / "secret.txt").write_text("no")
-    assert client.get("/media/../secret.txt").status_code == 404
-    assert client.get("/media/%2e%2e/secret.txt").status_code == 404
+    assert researcher_client.get("/media/../secret.txt").status_code == 404
+    assert researcher_client.get("/media/%2e%2e/secret.txt").status_code == 404
+
+
+def test_media_files_are_for_researchers_only(synth, client):
+    clip = Clip.objects.filter(dataset=synth).first()
+    response = client.get(clip.video.url)
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
 def test_the_dataset_page_lists_splits_and_clips(synth, researcher_client):
