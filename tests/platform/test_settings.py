@@ -9,7 +9,7 @@ import sys
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, parse_database_url
+from config.env import env_bool, env_int, env_list, env_rate, parse_database_url
 from tests.conftest import REPO
 
 PRODUCTION_ENV = {
@@ -71,6 +71,27 @@ def test_typed_helpers_name_the_variable_in_their_errors(monkeypatch):
         env_int("SOME_NUMBER", 1, minimum=1)
     monkeypatch.setenv("SOME_LIST", " a, b ,,c ")
     assert env_list("SOME_LIST", []) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("value", ["fast", "30", "30/0", "-1/60", "1/2/3", "x/60"])
+def test_a_bad_rate_limit_is_refused_naming_the_variable(monkeypatch, value):
+    monkeypatch.setenv("RATER_ENTRY_LIMIT", value)
+    with pytest.raises(ImproperlyConfigured, match="RATER_ENTRY_LIMIT"):
+        env_rate("RATER_ENTRY_LIMIT", "30/60")
+
+
+def test_rate_limits_read_as_requests_per_seconds_and_zero_turns_them_off(monkeypatch):
+    assert env_rate("UNSET_LIMIT", "30/60") == (30, 60)
+    monkeypatch.setenv("RATER_TASK_LIMIT", " 0 ")
+    assert env_rate("RATER_TASK_LIMIT", "600/60") == (0, 0)
+
+
+def test_a_cache_url_that_is_not_redis_stops_start_up():
+    result = run_python(
+        "import django; django.setup()",
+        {"DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_DEBUG": "1", "CACHE_URL": "memcached://x"},
+    )
+    assert result.returncode != 0 and "CACHE_URL must be a redis:// URL" in result.stderr
 
 
 def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
