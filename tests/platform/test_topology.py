@@ -22,7 +22,8 @@ def _command(service: str) -> list[str]:
     text = command if isinstance(command, str) else shlex.join(command)
     # Unwrap `sh -c "a && b"` so each program can be checked.
     match = re.fullmatch(r'sh -c "(.*)"', text.strip(), flags=re.S)
-    return [part.strip() for part in (match.group(1) if match else text).split("&&")]
+    parts = [part.strip() for part in (match.group(1) if match else text).split("&&")]
+    return [part.removeprefix("exec ").strip() for part in parts]  # exec: the server gets the signals
 
 
 def _celery_args(service: str) -> list[str]:
