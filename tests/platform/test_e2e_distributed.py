@@ -38,17 +38,11 @@ import yaml
 from django.conf import settings
 
 from tests.conftest import REPO, ci_mode
+from tests.platform.test_distributed import EXPECTED as EXPECTED_SAMPLES
+from tests.platform.test_distributed import PROTOCOL_ARGS
 
 pytestmark = [pytest.mark.services]
 
-PROTOCOL_ARGS = ["--no-variants", "--realism", "2", "--timbre-references", "2", "--timbre-videos", "1",
-                 "--ablation-pairs", "1"]  # fmt: skip
-EXPECTED_SAMPLES = {
-    ("realism", "ground_truth"): 2, ("realism", "baseline"): 2, ("realism", "proposed"): 2,
-    ("alignment", "ground_truth"): 2, ("alignment", "baseline"): 2, ("alignment", "proposed"): 2,
-    ("timbre", "ground_truth"): 2, ("timbre", "baseline"): 2, ("timbre", "proposed"): 2,
-    ("ablation", "ground_truth"): 1, ("ablation", "proposed"): 1,
-}  # fmt: skip
 BIN = Path(sys.executable).parent
 
 
