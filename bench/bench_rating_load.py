@@ -8,7 +8,8 @@ server and Redis as the cache (rate limits). The study is loaded directly (3 sys
 Phase 1, ratings: `--raters` simulated raters in flight at once, each doing `--assignments`
 assignments the way the page does (open the task, fetch the clip with a Range request, post the
 score). A share of submissions (`--retry-share`) is sent twice at the same moment from two
-connections, as a client that timed out and retried would. Then every stored row is counted against
+connections, as a client that timed out and retried would; a 503 is retried after its Retry-After, as
+the rater page does. Then every stored row is counted against
 what the clients were told: each accepted rating stored once, none lost, no duplicates, every
 assignment closed once.
 
@@ -158,11 +159,18 @@ class Client:
 
     def request(self, kind: str, method: str, url: str, session=None, **kwargs):
         start = time.perf_counter()
-        response = (session or self.http).request(method, url, timeout=120, allow_redirects=False, **kwargs)
+        for _ in range(20):
+            response = (session or self.http).request(
+                method, url, timeout=120, allow_redirects=False, **kwargs
+            )
+            self.statuses[(kind, response.status_code)] += 1
+            if response.status_code != 503:
+                break
+            # What the retry page does: wait Retry-After, then send the same request again.
+            time.sleep(int(response.headers.get("Retry-After", "1")))
         elapsed = time.perf_counter() - start
         with self.lock:
             self.timings[kind].append(elapsed)
-        self.statuses[(kind, response.status_code)] += 1
         return response
 
     def rate(self, invite: str, assignments: int, retry_share: float) -> None:
@@ -277,6 +285,18 @@ def main() -> int:
         if web is not None:
             os.killpg(web.pid, signal.SIGTERM)
             web.wait(timeout=60)
+        problems = (
+            [
+                line
+                for line in (root / "web.log").read_text(errors="replace").splitlines()
+                if " WARNING " in line or " ERROR " in line or "Error" in line
+            ]
+            if (root / "web.log").exists()
+            else []
+        )
+        if problems:
+            print(f"web log: {len(problems)} warning/error lines, the last ones:")
+            print("\n".join(problems[-15:]))
         from django.db import connections
 
         connections.close_all()

@@ -51,7 +51,17 @@ def valid_ratings_filter(prefix: str = "") -> Q:
 
 def study_recount(*, study: Study) -> None:
     """Recompute every test stimulus's count of valid ratings from the ratings themselves: one grouped
-    count, then an update of the stimuli whose count changed."""
+    count, then an update of the stimuli whose count changed.
+
+    Recounts of one study run one at a time, under the study's row lock: two raters finishing at the
+    same moment would otherwise update overlapping sets of stimuli in different orders, and
+    PostgreSQL would abort one of them as a deadlock (seen in bench/bench_rating_load.py)."""
+    with transaction.atomic():
+        list(Study.objects.select_for_update().filter(pk=study.pk).values_list("pk", flat=True))
+        _recount_locked(study)
+
+
+def _recount_locked(study: Study) -> None:
     counts = dict(
         Rating.objects.filter(valid_ratings_filter(), study=study, stimulus__role=Stimulus.Role.TEST)
         .values_list("stimulus")
