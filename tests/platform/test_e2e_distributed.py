@@ -53,6 +53,15 @@ def _need(condition: bool, reason: str) -> None:
         pytest.skip(reason)
 
 
+def _pg_tool(name: str) -> str | None:
+    """A PostgreSQL server program: on PATH, or where Debian's packages keep them (not on PATH)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True)
+    return str(candidates[0]) if candidates else None
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -81,9 +90,11 @@ class PrivatePostgres:
             shutil.chown(root, "postgres")
             shutil.chown(self.data, "postgres")
             self.as_user = ["runuser", "-u", "postgres", "--"]
-        self._run(["initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
+        self._run([_pg_tool("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
         self.start()
-        self._run(["createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "varietysound"])
+        self._run(
+            [_pg_tool("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "varietysound"]
+        )
         self.url = f"postgres://postgres@127.0.0.1:{self.port}/varietysound"
 
     def _run(self, command: list[str]) -> None:
@@ -92,11 +103,21 @@ class PrivatePostgres:
     def start(self) -> None:
         options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c max_connections=200"
         self._run(
-            ["pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.data / "log"), "-w", "start"]
+            [
+                _pg_tool("pg_ctl"),
+                "-D",
+                str(self.data),
+                "-o",
+                options,
+                "-l",
+                str(self.data / "log"),
+                "-w",
+                "start",
+            ]
         )
 
     def stop(self) -> None:
-        self._run(["pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop"])
+        self._run([_pg_tool("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"])
 
     def query(self, sql: str, *params) -> list[tuple]:
         import psycopg2
@@ -238,8 +259,9 @@ def stack():
         bool(settings.CELERY_BROKER_URL) and settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
         "runs in the services pass of `make test` (DATABASE_URL on PostgreSQL, CELERY_BROKER_URL)",
     )
-    for tool in ("initdb", "pg_ctl", "createdb", "redis-server"):
-        _need(shutil.which(tool) is not None, f"{tool} is not on PATH")
+    for tool in ("initdb", "pg_ctl", "createdb"):
+        _need(_pg_tool(tool) is not None, f"PostgreSQL's {tool} is not installed")
+    _need(shutil.which("redis-server") is not None, "redis-server is not installed")
     root = Path(tempfile.mkdtemp(prefix="vs-e2e-"))
     os.chmod(root, 0o755)
     stack = Stack(root)
