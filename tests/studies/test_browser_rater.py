@@ -172,3 +172,49 @@ def test_a_timbre_clip_unlocks_only_after_both_the_reference_and_the_test_sound(
         assert page.is_disabled("#scale input[value='4']"), "the reference has not been heard yet"
         page.evaluate(play, "reference")
         page.wait_for_function("() => !document.getElementById('scale').disabled", timeout=15000)
+
+
+def test_an_answer_sent_during_a_database_outage_is_resent_by_the_page_and_stored_once(
+    live_server, settings, tmp_path
+):
+    """The live server runs in this process, so the outage is the rating service raising the error a
+    lost PostgreSQL connection raises, for the first submission only; the retry page's own script
+    must then send the same answer again without the rater doing anything."""
+    from unittest import mock
+
+    from django.db import OperationalError
+
+    from studies import views_rater
+
+    study = study_open(
+        study=make_study("realism", settings, ratings_per_stimulus=1, stimuli_per_assignment=2)
+    )
+    rater = invites_create(study=study, count=1)[0]
+    real_submit = views_rater.rating_submit
+    calls = {"n": 0}
+
+    def flaky_submit(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_submit(**kwargs)
+
+    with mock.patch.object(views_rater, "rating_submit", side_effect=flaky_submit):
+        with chromium_page(viewport={"width": 900, "height": 900}) as page:
+            page.goto(live_server.url + reverse("studies:invite", args=[invite_token(rater)]))
+            page.wait_for_selector("#rating-form")
+            first = page.get_attribute("input[name=stimulus]", "value")
+            rate_current_clip(page)
+            page.wait_for_selector("#retry")
+            assert "has not been lost" in page.inner_text("#retry")
+            page.screenshot(path=str(tmp_path / "retry.png"))
+            # No click: the page counts down and sends the answer again (5 s).
+            page.wait_for_function(
+                f"() => (document.querySelector('input[name=stimulus]') || {{}}).value !== '{first}'"
+                " && !document.getElementById('retry')",
+                timeout=20000,
+            )
+    assert calls["n"] == 2, "one failed submission, then the page's own retry"
+    assert list(Rating.objects.filter(rater=rater).values_list("stimulus__uid", flat=True)) == [
+        Stimulus.objects.get(uid=first).uid
+    ]
