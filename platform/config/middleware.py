@@ -24,6 +24,13 @@ RATING_FIELDS = ("stimulus", "score", "time_ms", "plays", "ended")
 RATER_VIEWS = {"invite", "mturk", "rate", "media"}
 
 
+def rating_resend(request: HttpRequest) -> list[tuple[str, str]] | None:
+    """The rating form's fields of a POST, for a page that sends them again (None for a GET)."""
+    if request.method != "POST":
+        return None
+    return [(name, request.POST.get(name, "")) for name in RATING_FIELDS]
+
+
 class DatabaseUnavailableMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -39,9 +46,7 @@ class DatabaseUnavailableMiddleware:
         rater_page = bool(match and match.namespace == "studies" and match.url_name in RATER_VIEWS)
         context = {
             "retry_after": RETRY_AFTER_S,
-            "resend": [(name, request.POST.get(name, "")) for name in RATING_FIELDS]
-            if rater_page and match.url_name == "rate" and request.method == "POST"
-            else None,
+            "resend": rating_resend(request) if rater_page and match.url_name == "rate" else None,
             "media": rater_page and match.url_name == "media",
         }
         if context["media"]:

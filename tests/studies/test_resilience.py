@@ -37,6 +37,7 @@ def test_entry_links_are_limited_per_client_address_with_a_clear_429(client, stu
     assert codes == [302, 302, 302, 429, 429]
     refused = client.get(reverse("studies:invite", args=[invite_token(raters[4])]))
     assert int(refused["Retry-After"]) >= 1 and "Please slow down" in refused.content.decode()
+    assert "seconds, then try again" in refused.content.decode()
     assert "frame-ancestors" in refused["Content-Security-Policy"], "still shown inside MTurk's frame"
     other = client.get(reverse("studies:invite", args=[invite_token(raters[4])]), REMOTE_ADDR="10.0.0.9")
     assert other.status_code == 302, "another address has its own allowance"
@@ -50,8 +51,13 @@ def test_task_pages_are_limited_per_assignment_not_per_address(client, study, se
     url_b = client.get(reverse("studies:invite", args=[invite_token(second)]))["Location"]
     assert [client.get(url_a).status_code for _ in range(5)] == [200, 200, 200, 200, 429]
     assert client.get(url_b).status_code == 200, "the other rater on the same address is unaffected"
-    refused = client.post(url_a, answer(client.get(url_b).content.decode()))
+    form = answer(client.get(url_b).content.decode())
+    refused = client.post(url_a, form)
     assert refused.status_code == 429 and not Rating.objects.exists(), "a refused submission stores nothing"
+    html = refused.content.decode()
+    assert "too many requests" in html and "sends it again by itself" in html
+    carried = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
+    assert carried == form, "the refused answer is carried, to be sent again after the wait"
 
 
 def test_a_zero_limit_is_off_and_a_broken_cache_lets_raters_through(settings):
