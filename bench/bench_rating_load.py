@@ -29,7 +29,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,17 +45,13 @@ sys.path.insert(0, str(REPO / "platform"))
 
 from _report import append_section, command_line, markdown_table, section, utc_now  # noqa: E402
 
+from tests.compose import compose_commands, compose_environment, free_port  # noqa: E402
+
 CATEGORIES = ("baby", "cough", "dog", "drum", "fireworks", "gun", "hammer", "sneeze")
 SYSTEMS = ("ground_truth", "baseline", "proposed")
 CLIPS_PER_CONDITION = 20
 STIMULUS = re.compile(r'name="stimulus" value="([0-9a-f-]+)"')
 MEDIA = re.compile(r'id="stimulus"[^>]*src="([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def median(values: list[float]) -> float:
@@ -68,20 +63,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
 
 
-def compose_env_file() -> dict[str, str]:
-    env = {}
-    for line in (REPO / ".env.example").read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            env[key.strip()] = value.strip()
-    return env
-
-
-def web_command(port: int) -> str:
-    import yaml
-
-    command = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["web"]["command"]
-    return command.replace("0.0.0.0:8000", f"127.0.0.1:{port}")
+def latency_ms(values: list[float]) -> tuple[str, str]:
+    """p50 and p99 in milliseconds, for the tables."""
+    return f"{median(values) * 1000:.0f}", f"{percentile(values, 0.99) * 1000:.0f}"
 
 
 def write_wave(path: Path, seconds: float = 10.0, rate: int = 22050) -> None:
@@ -237,28 +221,16 @@ def main() -> int:
     with admin.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE "{database}"')
     root = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    env = {
-        **compose_env_file(),
-        "DATABASE_URL": f"{args.postgres}/{database}",
-        "CACHE_URL": args.cache_url,
-        "MEDIA_ROOT": str(root / "media"),
-        "STATIC_ROOT": str(root / "static"),
-        "VAR_DIR": str(root / "var"),
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DJANGO_SESSION_COOKIE_SECURE": "0",
-        "DJANGO_CSRF_COOKIE_SECURE": "0",
-        "DJANGO_SECURE_HSTS_SECONDS": "0",
-        "DJANGO_NUM_PROXIES": "0",
-        "WEB_CONCURRENCY": str(args.web_workers),
+    env = compose_environment(
+        root=root,
+        database_url=f"{args.postgres}/{database}",
+        cache_url=args.cache_url,
+        WEB_CONCURRENCY=str(args.web_workers),
         # Every simulated rater comes from 127.0.0.1, and the serving phase hammers each task.
-        "RATER_ENTRY_LIMIT": "1000000/60",
-        "RATER_TASK_LIMIT": "1000000/60",
-        "LOG_LEVEL": "WARNING",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    env.pop("CELERY_BROKER_URL", None)
-    env.pop("CELERY_RESULT_BACKEND", None)
+        RATER_ENTRY_LIMIT="1000000/60",
+        RATER_TASK_LIMIT="1000000/60",
+        LOG_LEVEL="WARNING",
+    )
     os.environ.update({k: v for k, v in env.items() if k != "PATH"})
     os.environ.pop("CELERY_BROKER_URL", None)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
@@ -277,7 +249,8 @@ def main() -> int:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         log = (root / "web.log").open("w")
-        web = subprocess.Popen(["sh", "-c", web_command(port)], cwd=REPO, env=env, stdout=log,
+        web_command = compose_commands(web_port=port, media_root=root / "media")["web"]
+        web = subprocess.Popen(["sh", "-c", web_command], cwd=REPO, env=env, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
         wait_for(base)
         return run(args, study, invites, checks, base, root)
@@ -391,22 +364,19 @@ def run(args, study, invites: list[str], checks: dict, base: str, root: Path) ->
     cpu_after = os.times()
     load1 = os.getloadavg()[0]
 
-    rows = []
-    for kind in ("entry", "page", "media", "submit"):
-        values = timings[kind]
-        rows.append(
-            (
-                kind,
-                len(values),
-                f"{median(values) * 1000:.0f}",
-                f"{percentile(values, 0.99) * 1000:.0f}",
-            )
+    rows = [
+        (kind, len(timings[kind]), *latency_ms(timings[kind]))
+        for kind in ("entry", "page", "media", "submit")
+    ]
+    serve_rows = [
+        (
+            kind,
+            len(serve_timings[kind]),
+            f"{len(serve_timings[kind]) / serve_wall:.0f}",
+            *latency_ms(serve_timings[kind]),
         )
-    serve_rows = []
-    for kind in ("serve page", "serve range"):
-        values = serve_timings[kind]
-        serve_rows.append((kind, len(values), f"{len(values) / serve_wall:.0f}",
-                           f"{median(values) * 1000:.0f}", f"{percentile(values, 0.99) * 1000:.0f}"))  # fmt: skip
+        for kind in ("serve page", "serve range")
+    ]
     ranged = serve_statuses[("serve range", 206)]
     print(f"raters {args.raters} × {args.assignments} assignments, gunicorn {args.web_workers} × 4 threads")
     print(

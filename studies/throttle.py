@@ -20,6 +20,8 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from studies.retry import retry_page
+
 logger = logging.getLogger(__name__)
 
 
@@ -61,21 +63,14 @@ def limit_wait(*, scope: str, key: str, limit: tuple[int, int]) -> int:
 def too_many(request: HttpRequest, wait: int) -> HttpResponse:
     """429. A refused rating is not stored, so its page carries the answer and sends it again after
     the wait, as the outage page does; any other page says how long to wait."""
-    from config.middleware import rating_resend
-
-    resend = rating_resend(request)
-    if resend is not None and request.resolver_match and request.resolver_match.url_name == "rate":
-        context = {
-            "retry_after": wait,
-            "resend": resend,
-            "reason": "because of too many requests in a short time",
-        }
-        response = render(request, "studies/rater_retry.html", context, status=429)
-    else:
-        text = f"Too many requests in a short time. Please wait {wait} seconds, then try again."
-        response = render(
-            request, "studies/rater_message.html", {"title": "Please slow down", "text": text}, status=429
+    if request.method == "POST":
+        return retry_page(
+            request, status=429, retry_after=wait, reason="because of too many requests in a short time"
         )
+    text = f"Too many requests in a short time. Please wait {wait} seconds, then try again."
+    response = render(
+        request, "studies/rater_message.html", {"title": "Please slow down", "text": text}, status=429
+    )
     response["Retry-After"] = str(wait)
     return response
 

@@ -23,13 +23,13 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from registry.media import file_response
 from studies.models import Assignment, Hit, Rater, Stimulus, Study
 from studies.mturk import PREVIEW_ASSIGNMENT_ID
+from studies.retry import mturk_frameable
 from studies.services.rating import (
     NoWork,
     RatingError,
@@ -70,12 +70,9 @@ def frameable(view):
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        response = view(request, *args, **kwargs)
-        ancestors = " ".join(["'self'", *settings.MTURK_FRAME_ANCESTORS])
-        response["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
-        return response
+        return mturk_frameable(view(request, *args, **kwargs))
 
-    return xframe_options_exempt(wrapper)
+    return wrapper
 
 
 def _message(request: HttpRequest, title: str, text: str, status: int = 200) -> HttpResponse:

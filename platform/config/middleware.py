@@ -16,19 +16,12 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
+from studies.retry import mturk_frameable, retry_page
+
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_S = 5
-# The rating form's fields, carried into the retry page (nothing else of the request is echoed).
-RATING_FIELDS = ("stimulus", "score", "time_ms", "plays", "ended")
 RATER_VIEWS = {"invite", "mturk", "rate", "media"}
-
-
-def rating_resend(request: HttpRequest) -> list[tuple[str, str]] | None:
-    """The rating form's fields of a POST, for a page that sends them again (None for a GET)."""
-    if request.method != "POST":
-        return None
-    return [(name, request.POST.get(name, "")) for name in RATING_FIELDS]
 
 
 class DatabaseUnavailableMiddleware:
@@ -43,25 +36,17 @@ class DatabaseUnavailableMiddleware:
             return None
         logger.warning("database unavailable during %s %s: %s", request.method, request.path, exception)
         match = request.resolver_match
-        rater_page = bool(match and match.namespace == "studies" and match.url_name in RATER_VIEWS)
-        context = {
-            "retry_after": RETRY_AFTER_S,
-            "resend": rating_resend(request) if rater_page and match.url_name == "rate" else None,
-            "media": rater_page and match.url_name == "media",
-        }
-        if context["media"]:
+        if not (match and match.namespace == "studies" and match.url_name in RATER_VIEWS):
+            response = HttpResponse(
+                render_to_string("503.html", {"retry_after": RETRY_AFTER_S}, request=request), status=503
+            )
+            response["Retry-After"] = str(RETRY_AFTER_S)
+            response["Cache-Control"] = "no-store"
+            return response
+        if match.url_name == "media":  # a player's request: no page to show
             response = HttpResponse(
                 "Temporarily unavailable, try again.", status=503, content_type="text/plain"
             )
-        else:
-            template = "studies/rater_retry.html" if rater_page else "503.html"
-            response = HttpResponse(render_to_string(template, context, request=request), status=503)
-        response["Retry-After"] = str(RETRY_AFTER_S)
-        response["Cache-Control"] = "no-store"
-        if rater_page:  # the rater pages live in MTurk's frame: keep them frameable there
-            from django.conf import settings
-
-            response.xframe_options_exempt = True
-            ancestors = " ".join(["'self'", *settings.MTURK_FRAME_ANCESTORS])
-            response["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
-        return response
+            response["Retry-After"] = str(RETRY_AFTER_S)
+            return mturk_frameable(response)
+        return retry_page(request, status=503, retry_after=RETRY_AFTER_S)

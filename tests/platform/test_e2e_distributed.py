@@ -4,7 +4,7 @@ A private PostgreSQL cluster and a private Redis (append-only, as in docker-comp
 this test alone, so they can be restarted without disturbing anything else on the machine. Web
 (gunicorn), the gpu worker, the cpu+default worker and beat are started with the commands of
 docker-compose.yml, read from that file, and the settings of .env.example; only host names, ports,
-paths and the inference device differ (listed in `_environment`). Every step goes through a
+paths and the inference device differ (tests/compose.py and `Stack`). Every step goes through a
 management command in a subprocess or through HTTP; the test reads the database only to observe
 (and to let its simulated raters know which answer a check clip expects).
 
@@ -20,10 +20,8 @@ from __future__ import annotations
 import os
 import random
 import re
-import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,16 +32,14 @@ from pathlib import Path
 
 import pytest
 import requests
-import yaml
 from django.conf import settings
 
+from tests.compose import compose_commands, compose_environment, free_port
 from tests.conftest import REPO, ci_mode
 from tests.platform.test_distributed import EXPECTED as EXPECTED_SAMPLES
 from tests.platform.test_distributed import PROTOCOL_ARGS
 
 pytestmark = [pytest.mark.services]
-
-BIN = Path(sys.executable).parent
 
 
 def _need(condition: bool, reason: str) -> None:
@@ -62,12 +58,6 @@ def _pg_tool(name: str) -> str | None:
     return str(candidates[0]) if candidates else None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_until(predicate, timeout_s: float, what: str, interval: float = 0.5):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -82,7 +72,7 @@ class PrivatePostgres:
     """A throw-away cluster (initdb), run as the postgres user when the test runs as root."""
 
     def __init__(self, root: Path):
-        self.port = _free_port()
+        self.port = free_port()
         self.data = root / "pgdata"
         self.data.mkdir(parents=True)
         self.as_user: list[str] = []
@@ -131,7 +121,7 @@ class PrivateRedis:
     """Redis with the append-only file on, as docker-compose runs it, so a restart keeps the queues."""
 
     def __init__(self, root: Path):
-        self.port = _free_port()
+        self.port = free_port()
         self.dir = root / "redis"
         self.dir.mkdir()
         self.process: subprocess.Popen | None = None
@@ -159,65 +149,32 @@ def _pings(client) -> bool:
         return False
 
 
-def _compose_commands() -> dict[str, str]:
-    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
-    return {name: services[name]["command"] for name in ("web", "worker-gpu", "worker-cpu", "beat")}
-
-
-def _environment(root: Path, pg: PrivatePostgres, redis: PrivateRedis, web_port: int) -> dict[str, str]:
-    env = {}
-    for line in (REPO / ".env.example").read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            env[key.strip()] = value.strip()
-    env.update(
-        {
-            # Where things are on this machine instead of the compose network.
-            "DATABASE_URL": pg.url,
-            "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis.port}/0",
-            "CELERY_RESULT_BACKEND": f"redis://127.0.0.1:{redis.port}/1",
-            "CACHE_URL": f"redis://127.0.0.1:{redis.port}/2",
-            "MEDIA_ROOT": str(root / "media"),
-            "STATIC_ROOT": str(root / "static"),
-            "VAR_DIR": str(root / "var"),
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-            # Plain HTTP on loopback: no TLS proxy in front.
-            "DJANGO_SECURE_SSL_REDIRECT": "0",
-            "DJANGO_SESSION_COOKIE_SECURE": "0",
-            "DJANGO_CSRF_COOKIE_SECURE": "0",
-            "DJANGO_SECURE_HSTS_SECONDS": "0",
-            "DJANGO_NUM_PROXIES": "0",
-            "INFERENCE_DEVICE": "cpu",
-            "WEB_CONCURRENCY": "2",
-            "MTURK_SYNC_SECONDS": "30",
-            # Every simulated rater comes from 127.0.0.1.
-            "RATER_ENTRY_LIMIT": "1000/60",
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONFAULTHANDLER": "1",
-            "OMP_NUM_THREADS": "1",
-        }
-    )
-    env.pop("CELERY_KEY_PREFIX", None)
-    return {**{k: v for k, v in os.environ.items() if k in ("HOME", "LANG", "TMPDIR")}, **env}
-
-
 class Stack:
     def __init__(self, root: Path):
         self.root = root
         self.pg = PrivatePostgres(root)
         self.redis = PrivateRedis(root)
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = _environment(root, self.pg, self.redis, self.port)
+        self.env = compose_environment(
+            root=root,
+            database_url=self.pg.url,
+            broker_url=f"redis://127.0.0.1:{self.redis.port}",
+            cache_url=f"redis://127.0.0.1:{self.redis.port}/2",
+            INFERENCE_DEVICE="cpu",  # no GPU here
+            WEB_CONCURRENCY="2",
+            MTURK_SYNC_SECONDS="30",
+            RATER_ENTRY_LIMIT="1000/60",  # every simulated rater comes from 127.0.0.1
+            PYTHONFAULTHANDLER="1",
+            OMP_NUM_THREADS="1",
+        )
+        self.commands = compose_commands(web_port=self.port, media_root=root / "media")
         self.processes: dict[str, subprocess.Popen] = {}
         self.logs = root / "logs"
         self.logs.mkdir()
 
-    def start(self, name: str, command: str) -> None:
-        command = command.replace("0.0.0.0:8000", f"127.0.0.1:{self.port}").replace(
-            "/srv/media", self.env["MEDIA_ROOT"]
-        )
+    def start(self, name: str) -> None:
+        command = self.commands[name]
         with (self.logs / f"{name}.log").open("w") as log:
             self.processes[name] = subprocess.Popen(
                 ["sh", "-c", command], cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
@@ -365,14 +322,13 @@ class Rater:
 
 
 def test_the_whole_loop_runs_distributed_through_a_redis_restart_and_a_database_outage(stack):
-    commands = _compose_commands()
     (stack.root / "media").mkdir()  # the compose volume
     stack.manage("collectstatic", "--noinput")  # as the image build does
-    stack.start("web", commands["web"])  # migrates, then serves
+    stack.start("web")  # migrates, then serves
     _wait_until(lambda: _healthy(stack), 180, "gunicorn to answer /healthz")
-    stack.start("worker-gpu", commands["worker-gpu"])
-    stack.start("worker-cpu", commands["worker-cpu"])
-    stack.start("beat", commands["beat"])
+    stack.start("worker-gpu")
+    stack.start("worker-cpu")
+    stack.start("beat")
     stack.manage("create_researcher", "e2e", "--password", "an-e2e-password-long-enough")
 
     # Data and checkpoints: the commands enqueue on the cpu and gpu queues and follow progress.
