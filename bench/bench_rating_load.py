@@ -63,6 +63,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
 
 
+def run_all(threads: list[threading.Thread]) -> float:
+    """Start every client at once, wait for all; the wall time in seconds."""
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
+
+
 def latency_ms(values: list[float]) -> tuple[str, str]:
     """p50 and p99 in milliseconds, for the tables."""
     return f"{median(values) * 1000:.0f}", f"{percentile(values, 0.99) * 1000:.0f}"
@@ -304,12 +314,7 @@ def run(args, study, invites: list[str], checks: dict, base: str, root: Path) ->
         for c, invite in zip(clients, invites, strict=True)
     ]
     cpu_before = os.times()
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    rating_wall = time.perf_counter() - start
+    rating_wall = run_all(threads)
     accepted = [(url, uid) for c in clients for url, uid in c.accepted]
     statuses = sum((c.statuses for c in clients), Counter())
     print("responses (rating phase):", dict(sorted(statuses.items())))
@@ -353,12 +358,7 @@ def run(args, study, invites: list[str], checks: dict, base: str, root: Path) ->
     serve_threads = [
         threading.Thread(target=c.serve, args=(u, m, until, media_size)) for c, u, m in serve_clients
     ]
-    serve_start = time.perf_counter()
-    for thread in serve_threads:
-        thread.start()
-    for thread in serve_threads:
-        thread.join()
-    serve_wall = time.perf_counter() - serve_start
+    serve_wall = run_all(serve_threads)
     serve_statuses = sum((c.statuses for c, _, _ in serve_clients), Counter())
     print("responses (serving phase):", dict(sorted(serve_statuses.items())))
     cpu_after = os.times()
