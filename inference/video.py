@@ -232,3 +232,33 @@ def write_video(
         return _finish(tmp, out_path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def strip_audio(video_path: str | Path, out_path: str | Path, *, limits: MediaLimits | None = None) -> Path:
+    """The video stream alone, copied untouched (no re-encoding, so frames and timing stay exact)."""
+    import ffmpeg
+
+    limits = limits or MediaLimits()
+    video_path, out_path = Path(video_path), Path(out_path)
+    if not probe(video_path, limits=limits).has_video:
+        raise MediaError(video_path, "the file has no video stream")
+    tmp = _temporary_sibling(out_path)
+    try:
+        args = (
+            ffmpeg.input(str(video_path))
+            .output(
+                str(tmp),
+                map="0:v:0",
+                vcodec="copy",
+                an=None,
+                movflags="+faststart",
+                format="mp4",
+                **_BITEXACT,
+            )
+            .global_args(*QUIET, "-y")
+            .compile(cmd=ffmpeg_binary())
+        )
+        run_ffmpeg(args, path=out_path, timeout_s=limits.timeout_s)
+        return _finish(tmp, out_path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -152,6 +152,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 # Largest checkpoint the upload page accepts (a paper-size VarietySound is a few hundred MB); the
 # upload is refused, and its partial file removed, as soon as it grows past this.
 CHECKPOINT_UPLOAD_MAX_MB = env_int("CHECKPOINT_UPLOAD_MAX_MB", 2048, minimum=1)
+# A system's outputs uploaded on a run's page (an archive of one wav per pair), and how far an archive
+# may inflate when a worker unpacks it (uploads and import_outputs alike); past either: refused.
+OUTPUTS_UPLOAD_MAX_MB = env_int("OUTPUTS_UPLOAD_MAX_MB", 2048, minimum=1)
+OUTPUTS_MAX_UNPACKED_MB = env_int("OUTPUTS_MAX_UNPACKED_MB", 8192, minimum=1)
 SERVE_MEDIA = env_bool("SERVE_MEDIA", DEBUG)
 
 # --- security -------------------------------------------------------------------------------------------

@@ -38,3 +38,26 @@ class CheckpointUploadForm(forms.Form):
         help_text="The dataset it was trained on, if it is registered here.",
     )
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=5000)
+
+
+class SystemImportForm(forms.Form):
+    file = forms.FileField(
+        help_text="A .zip or .tar.gz of one <pair_id>.wav per pair of the run's input pack."
+    )
+    system = forms.RegexField(
+        regex=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+        max_length=63,
+        label="System key",
+        help_text="Its id in exports: lower-case letters, digits, - and _.",
+        error_messages={
+            "invalid": "Use lower-case letters, digits, - and _, starting with a letter or digit."
+        },
+    )
+    label = forms.CharField(
+        max_length=100, required=False, help_text="Its name in tables (default: the key)."
+    )
+    partial = forms.BooleanField(
+        required=False,
+        label="Partial import",
+        help_text="Import the accepted files even if others are refused.",
+    )

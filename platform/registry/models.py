@@ -301,6 +301,11 @@ class Sample(models.Model):
     )
     video = models.FileField(max_length=500, blank=True, help_text="The video muxed with this audio.")
     metrics = models.JSONField(default=dict, blank=True)
+    provenance = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Imported samples: the file, its sha256, the processing, who, when.",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
@@ -332,3 +337,46 @@ class Sample(models.Model):
     @property
     def is_ground_truth(self) -> bool:
         return self.pair_id is None
+
+
+class SystemImport(Job):
+    """A system trained elsewhere, brought into a run as its outputs for the run's pairs.
+
+    What arrived (an upload or a folder or archive named on the command line) is copied into
+    quarantine (a dot-folder of media storage, never served); a ``cpu`` worker unpacks it safely,
+    checks every file against the run's pairs (``report``: one line per file) and, if the set is
+    complete or a partial import was asked for, adds the system to the run with one Sample per pair.
+    A system key is taken while its import is not refused, and never twice in one run."""
+
+    run = models.ForeignKey(GenerationRun, on_delete=models.CASCADE, related_name="system_imports")
+    system_key = models.CharField(max_length=64)
+    label = models.CharField(max_length=100)
+    partial = models.BooleanField(
+        default=False, help_text="Import the accepted files even if some are refused."
+    )
+    original_name = models.CharField(
+        max_length=255, help_text="What the researcher sent (file or folder name)."
+    )
+    size_bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(
+        max_length=64, blank=True, help_text="Of the archive as it arrived (files: per sample)."
+    )
+    quarantine = models.CharField(
+        max_length=500, blank=True, help_text="Storage name; emptied once processed."
+    )
+    report = models.JSONField(default=dict, blank=True, help_text="Per-file validation report.")
+    imported = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "system_key"],
+                condition=~Q(status="failed") & ~Q(status="cancelled"),
+                name="system_import_key_unique_per_run",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} → run #{self.run_id}"

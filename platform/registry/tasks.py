@@ -107,3 +107,9 @@ def samples_finish(run_id: int, sample_ids: list[int]) -> int:
 def generation_run_finalize(self, run_id: int) -> dict:
     run = services.generation_run_finalize(run_id=run_id, encoder=self.timbre_encoder)
     return {"run": run.pk, "status": run.status}
+
+
+@shared_task(name="cpu.system_import", base=WorkerTask, bind=True)
+def system_import(self, import_id: int) -> dict:
+    row = services.system_import_execute(import_id=import_id, encoder=self.timbre_encoder)
+    return {"import": row.pk, "status": row.status, "imported": row.imported}

@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from registry.access import researcher_required
-from registry.forms import CheckpointUploadForm, LimitedUploadHandler
+from registry.forms import CheckpointUploadForm, LimitedUploadHandler, SystemImportForm
 from registry.models import (
     Checkpoint,
     CheckpointUpload,
@@ -25,6 +25,7 @@ from registry.models import (
     Sample,
     Split,
     Status,
+    SystemImport,
     TrainingRun,
 )
 from registry.services.generation import METRICS, summary_table
@@ -113,22 +114,30 @@ def run_create(request: HttpRequest, pk: int) -> HttpResponse:
 UPLOAD_FORM_OVERHEAD = 64 * 1024
 
 
+def _limited_upload(request: HttpRequest, max_mb: int) -> tuple[LimitedUploadHandler | None, bool]:
+    """Install the size-limited handler on a POST; True when the body is too large to read at all."""
+    if request.method != "POST":
+        return None, False
+    max_bytes = max_mb * 1024 * 1024
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > max_bytes + UPLOAD_FORM_OVERHEAD:
+        return None, True
+    handler = LimitedUploadHandler(request, max_bytes=max_bytes)
+    request.upload_handlers = [handler]
+    return handler, False
+
+
 @csrf_exempt  # upload handlers must be set before anything reads the body; _checkpoint_upload checks CSRF
 @researcher_required
 @require_http_methods(["GET", "POST"])
 def checkpoint_upload(request: HttpRequest) -> HttpResponse:
     """Upload a checkpoint trained elsewhere. The file goes to quarantine; a worker validates it."""
-    max_bytes = settings.CHECKPOINT_UPLOAD_MAX_MB * 1024 * 1024
-    handler = None
-    if request.method == "POST":
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > max_bytes + UPLOAD_FORM_OVERHEAD:
-            return _too_large_page(request)
-        handler = LimitedUploadHandler(request, max_bytes=max_bytes)
-        request.upload_handlers = [handler]
+    handler, too_large = _limited_upload(request, settings.CHECKPOINT_UPLOAD_MAX_MB)
+    if too_large:
+        return _too_large_page(request)
     return _checkpoint_upload(request, handler)
 
 
@@ -234,7 +243,82 @@ def _run_tables(run: GenerationRun) -> list[dict]:
 
 
 @researcher_required
+@require_GET
+def run_inputs(request: HttpRequest, pk: int) -> HttpResponse:
+    """The run's input pack as a .tar.gz (built on the first request; no torch needed)."""
+    from registry.media import file_response
+    from registry.services.systems import SystemImportError, run_inputs_archive
+
+    run = get_object_or_404(GenerationRun, pk=pk)
+    try:
+        archive = run_inputs_archive(run=run)
+    except SystemImportError as exc:
+        messages.error(request, str(exc))
+        return HttpResponseRedirect(run.get_absolute_url())
+    response = file_response(request, archive)
+    response["Content-Type"] = "application/gzip"
+    response["Content-Disposition"] = f'attachment; filename="{archive.name}"'
+    return response
+
+
+@csrf_exempt  # upload handlers must be set before anything reads the body; _run_import checks CSRF
+@researcher_required
+@require_POST
+def run_import(request: HttpRequest, pk: int) -> HttpResponse:
+    """Upload a system's outputs for this run: quarantined, then validated and imported by a worker."""
+    run = get_object_or_404(GenerationRun, pk=pk)
+    handler, too_large = _limited_upload(request, settings.OUTPUTS_UPLOAD_MAX_MB)
+    if too_large:
+        return _import_refused(request, run, _too_large_message(), status=413)
+    return _run_import(request, run, handler)
+
+
+def _too_large_message() -> str:
+    return (
+        f"The archive is larger than the upload limit of {settings.OUTPUTS_UPLOAD_MAX_MB} MB "
+        "(OUTPUTS_UPLOAD_MAX_MB): nothing was stored. Import larger sets with manage.py import_outputs."
+    )
+
+
+@csrf_protect
+def _run_import(
+    request: HttpRequest, run: GenerationRun, handler: LimitedUploadHandler | None
+) -> HttpResponse:
+    from registry.services.systems import SystemImportError, system_import_create, system_import_launch
+
+    form = SystemImportForm(request.POST, request.FILES)
+    if handler is not None and handler.too_large:
+        return _import_refused(request, run, _too_large_message(), status=413)
+    if not form.is_valid():
+        errors = "; ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items())
+        return _import_refused(request, run, f"Nothing was imported: {errors}", status=400)
+    data = form.cleaned_data
+    try:
+        row = system_import_create(
+            run=run,
+            system_key=data["system"],
+            label=data["label"],
+            partial=data["partial"],
+            upload=data["file"],
+            user=request.user,
+        )
+    except SystemImportError as exc:
+        return _import_refused(request, run, f"Nothing was imported: {exc}", status=400)
+    state = system_import_launch(system_import=row)
+    messages.success(request, f"Import #{row.pk} ({row.original_name}) received, {state}.")
+    return HttpResponseRedirect(run.get_absolute_url() + "#imports")
+
+
+def _import_refused(request: HttpRequest, run: GenerationRun, error: str, *, status: int) -> HttpResponse:
+    return _run_page(request, run.pk, import_error=error, status=status)
+
+
+@researcher_required
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _run_page(request, pk)
+
+
+def _run_page(request: HttpRequest, pk: int, *, import_error: str = "", status: int = 200) -> HttpResponse:
     run = get_object_or_404(GenerationRun.objects.select_related("dataset"), pk=pk)
     systems = run.spec.get("systems", [])
     task = request.GET.get("task") or "realism"
@@ -284,8 +368,14 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "counts": {c["status"]: c["n"] for c in counts},
         "failed": failed,
         "video_task": task == "alignment",
+        "imports": list(SystemImport.objects.filter(run=run).select_related("created_by")[:20]),
+        "import_form": SystemImportForm(),
+        "import_error": import_error,
+        "imported_systems": [s["label"] for s in systems if s.get("kind") == "imported"],
+        "max_upload_mb": settings.OUTPUTS_UPLOAD_MAX_MB,
     }
-    return render(request, "registry/run_detail.html", context)
+    context["any_active"] = any(not row.is_finished for row in context["imports"])
+    return render(request, "registry/run_detail.html", context, status=status)
 
 
 @researcher_required

@@ -17,6 +17,16 @@ from registry.services.generation import (
     samples_finish,
 )
 from registry.services.jobs import command_detach, job_finish, job_progress, job_start
+from registry.services.systems import (
+    SystemImportError,
+    run_inputs_archive,
+    run_inputs_export,
+    run_inputs_pack,
+    run_summary_refresh,
+    system_import_create,
+    system_import_execute,
+    system_import_launch,
+)
 from registry.services.training import (
     checkpoint_local_path,
     checkpoint_register,
@@ -30,6 +40,14 @@ from registry.services.uploads import (
 )
 
 __all__ = [
+    "SystemImportError",
+    "run_inputs_archive",
+    "run_inputs_export",
+    "run_inputs_pack",
+    "run_summary_refresh",
+    "system_import_create",
+    "system_import_execute",
+    "system_import_launch",
     "generation_batch_failed",
     "generation_batch_run",
     "generation_run_check_complete",

@@ -47,6 +47,13 @@ class SystemSpec:
     checkpoint_id: int | None  # None for ground truth
     variant: str = "proposed"
     tasks: tuple[str, ...] = ALL_TASKS
+    # "ground_truth", "model" (generated from a checkpoint) or "imported" (outputs made elsewhere,
+    # brought in by a SystemImport; it generates nothing).
+    kind: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            object.__setattr__(self, "kind", "ground_truth" if self.key == GROUND_TRUTH else "model")
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +62,7 @@ class SystemSpec:
             "checkpoint": self.checkpoint_id,
             "variant": self.variant,
             "tasks": list(self.tasks),
+            "kind": self.kind,
         }
 
     @classmethod
@@ -65,6 +73,7 @@ class SystemSpec:
             data["checkpoint"],
             data.get("variant", "proposed"),
             tuple(data["tasks"]),
+            data.get("kind", ""),
         )
 
 
@@ -493,37 +502,12 @@ def generation_run_check_complete(*, run_id: int) -> bool:
 def generation_run_finalize(*, run_id: int, encoder=None) -> GenerationRun:
     """Cosine similarity of every generated sample to its vocoded reference (one batched embedding
     pass, each audio embedded once), then the summary tables; the run is then finished."""
-    from inference.audio import load_audio
-    from inference.metrics.timbre import TimbreEncoder, cosine_similarity
-
     run = GenerationRun.objects.get(pk=run_id)
     if run.status != Status.FINALIZING:
         return run
     try:
         samples = list(Sample.objects.filter(run=run, status=Status.SUCCEEDED).select_related("pair"))
-        ground_truth = {(s.task, s.clip_id): s for s in samples if s.is_ground_truth}
-        jobs: list[tuple[Sample, str, str]] = []
-        for sample in samples:
-            if sample.is_ground_truth or sample.task == "alignment":
-                continue
-            reference = ground_truth.get((sample.task, sample.pair.reference_clip_id))
-            if reference is not None:
-                jobs.append((sample, sample.audio.name, reference.audio.name))
-        names = sorted({name for _, a, b in jobs for name in (a, b)})
-        if names:
-            encoder = encoder or TimbreEncoder("cpu")
-            embeddings = dict(
-                zip(
-                    names,
-                    encoder.embed_many([load_audio(default_storage.path(n)) for n in names]),
-                    strict=True,
-                )
-            )
-            for sample, audio, reference in jobs:
-                value = cosine_similarity(embeddings[audio], embeddings[reference])
-                sample.metrics = {**sample.metrics, "cosine": value}
-                Sample.objects.filter(pk=sample.pk).update(metrics=sample.metrics)
-                Sample.objects.filter(source=sample).update(metrics=sample.metrics)
+        samples_cosine(run=run, samples=samples, encoder=encoder)
         summary = generation_run_summary(run=run)
         failed = Sample.objects.filter(run=run, status=Status.FAILED).count()
         GenerationRun.objects.filter(pk=run.pk).update(summary=summary)
@@ -536,6 +520,39 @@ def generation_run_finalize(*, run_id: int, encoder=None) -> GenerationRun:
         job_finish(job=run, error=traceback.format_exc())
         raise
     return run
+
+
+def samples_cosine(*, run: GenerationRun, samples: list[Sample], encoder=None) -> int:
+    """Cosine similarity of each generated sample (not ground truth, not alignment: it shares its
+    realism sample's audio) to the vocoded ground truth of its reference clip, in one batched
+    embedding pass where each audio is embedded once. Returns how many samples got a value."""
+    from inference.audio import load_audio
+    from inference.metrics.timbre import TimbreEncoder, cosine_similarity
+
+    ground_truth = {
+        (s.task, s.clip_id): s
+        for s in Sample.objects.filter(run=run, status=Status.SUCCEEDED, pair__isnull=True)
+    }
+    jobs: list[tuple[Sample, str, str]] = []
+    for sample in samples:
+        if sample.is_ground_truth or sample.task == "alignment":
+            continue
+        reference = ground_truth.get((sample.task, sample.pair.reference_clip_id))
+        if reference is not None:
+            jobs.append((sample, sample.audio.name, reference.audio.name))
+    names = sorted({name for _, a, b in jobs for name in (a, b)})
+    if not names:
+        return 0
+    encoder = encoder or TimbreEncoder("cpu")
+    embeddings = dict(
+        zip(names, encoder.embed_many([load_audio(default_storage.path(n)) for n in names]), strict=True)
+    )
+    for sample, audio, reference in jobs:
+        value = cosine_similarity(embeddings[audio], embeddings[reference])
+        sample.metrics = {**sample.metrics, "cosine": value}
+        Sample.objects.filter(pk=sample.pk).update(metrics=sample.metrics)
+        Sample.objects.filter(source=sample).update(metrics=sample.metrics)
+    return len(jobs)
 
 
 METRICS = (
