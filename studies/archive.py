@@ -59,7 +59,10 @@ from studies.models import Assignment, AssignmentItem, Hit, Rater, Rating, Rubri
 from studies.rubrics import rubric_validate
 
 FORMAT = "varietysound-study-archive"
-VERSION = 1
+VERSION = 2
+# Columns added since version 1, with the value a version-1 archive implies for them: imported
+# systems' provenance on samples, and a study's reference system for comparisons.
+ADDED_IN_2 = {"samples": {"provenance": {}}, "study": {"reference_system": ""}}
 MANIFEST = "manifest.json"
 MEDIA = "media/"
 CHUNK = 1 << 20
@@ -111,8 +114,8 @@ PAIRS = Table(
 SAMPLES = Table(
     "samples",
     Sample,
-    ("task", "category", "system", "variant", "audio", "mel", "video", "metrics", "status", "attempts", "error",
-     "created_at"),
+    ("task", "category", "system", "variant", "audio", "mel", "video", "metrics", "provenance", "status",
+     "attempts", "error", "created_at"),
     {"pair": ("pairs", True), "clip": ("clips", False), "source": ("samples", True)},
     {"checkpoint_sha256": "checkpoint__sha256"},
 )  # fmt: skip
@@ -123,7 +126,7 @@ STUDY = Table(
      "categories", "ratings_per_stimulus", "stimuli_per_assignment", "gold_per_assignment",
      "traps_per_assignment", "seed", "reward", "bonus", "assignment_duration_s", "lifetime_s",
      "auto_approval_delay_s", "qualifications", "mturk_live", "mturk_hit_type_id", "created_at", "opened_at",
-     "closed_at", "results"),
+     "closed_at", "results", "reference_system"),
 )  # fmt: skip
 REVISIONS = Table("rubric_revisions", RubricRevision, ("version", "instructions", "rubric", "created_at"))
 STIMULI = Table(
@@ -543,6 +546,24 @@ def _decode_table(table: Table, raw: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _upgrade_from_1(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 manifest with the columns added since, at the values version 1 implied."""
+    manifest = dict(manifest)
+    for name, added in ADDED_IN_2.items():
+        raw = manifest.get(name)
+        if (
+            isinstance(raw, dict)
+            and isinstance(raw.get("columns"), list)
+            and isinstance(raw.get("rows"), list)
+        ):
+            new = [c for c in added if c not in raw["columns"]]
+            rows = [[*row, *(added[c] for c in new)] if isinstance(row, list) else row for row in raw["rows"]]
+            manifest[name] = {**raw, "columns": [*raw["columns"], *new], "rows": rows}
+        elif isinstance(raw, dict) and "columns" not in raw:
+            manifest[name] = {**{c: v for c, v in added.items() if c not in raw}, **raw}
+    return manifest
+
+
 def _archive_check(manifest: Any, media: dict[str, tuple[Path, str, int]]) -> _Archive:
     if not isinstance(manifest, dict):
         raise ArchiveError("manifest.json must hold a JSON object")
@@ -550,11 +571,13 @@ def _archive_check(manifest: Any, media: dict[str, tuple[Path, str, int]]) -> _A
         raise ArchiveError(
             f"not a study archive: format {_short(manifest.get('format'))}, expected {FORMAT!r}"
         )
-    if manifest.get("version") != VERSION:
+    if manifest.get("version") not in (1, VERSION):
         raise ArchiveError(
             f"study archive version {_short(manifest.get('version'))} is not supported; this platform reads "
-            f"version {VERSION}"
+            f"versions 1 and {VERSION}"
         )
+    if manifest.get("version") == 1:
+        manifest = _upgrade_from_1(manifest)
     single = {t.name: _decode_single(t, manifest.get(t.name)) for t in SINGLE}
     tables = {t.name: _decode_table(t, manifest.get(t.name)) for t in TABLES}
     for table in TABLES:

@@ -48,6 +48,11 @@ class Study(models.Model):
     rubric_version = models.PositiveIntegerField(default=1)
     # Design.
     systems = models.JSONField(default=list, help_text="System keys of the run shown to raters.")
+    reference_system = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Compare each system with this one (Holm over those tests); empty: all pairs of systems.",
+    )
     categories = models.JSONField(default=list)
     ratings_per_stimulus = models.PositiveIntegerField(
         default=10,

@@ -62,13 +62,17 @@ def study_create_view(request: HttpRequest) -> HttpResponse:
     run = get_object_or_404(GenerationRun, pk=request.POST.get("run") or 0)
     kinds = [k for k in request.POST.getlist("kind") if k in Kind.values] or list(Kind.values)
     created = []
+    chosen = [k.strip() for k in (request.POST.get("systems") or "").split(",") if k.strip()]
     try:
         reward = Decimal(request.POST.get("reward") or "0.50")
         for kind in kinds:
+            systems = [k for k in chosen if not (kind == Kind.TIMBRE and k == "ground_truth")] or None
             created.append(
                 study_create(
                     run=run,
                     kind=kind,
+                    systems=systems,
+                    reference_system=(request.POST.get("reference_system") or "").strip(),
                     ratings_per_stimulus=_int(request, "ratings_per_stimulus", 10),
                     stimuli_per_assignment=_int(request, "stimuli_per_assignment", 10),
                     reward=reward,

@@ -128,6 +128,14 @@ def _valid_columns(study: Study) -> _Columns:
     return columns
 
 
+def _compared_pairs(keys: list[str], reference: str) -> list[tuple[str, str]]:
+    """Every pair of systems, or each system against the reference one (fewer tests, more power
+    after Holm: the researcher's choice when one system is the point of the study)."""
+    if reference and reference in keys:
+        return [(reference, k) for k in keys if k != reference]
+    return list(combinations(keys, 2))
+
+
 def study_results(*, study: Study, n_boot: int = N_BOOT) -> StudyResult:
     labels = {s["key"]: s["label"] for s in study.run.spec.get("systems", [])}
     systems = [(key, labels.get(key, key)) for key in study.systems]
@@ -165,15 +173,14 @@ def study_results(*, study: Study, n_boot: int = N_BOOT) -> StudyResult:
         )
         present_detail = set(np.unique(by_category.condition).tolist())
         present_system = set(np.unique(by_system.condition).tolist())
+        compared = _compared_pairs(keys, study.reference_system)
         pairs = [
             ((c, a), (c, b))
             for c in categories
-            for a, b in combinations(keys, 2)
+            for a, b in compared
             if {detail_code[(c, a)], detail_code[(c, b)]} <= present_detail
         ]
-        average_pairs = [
-            (a, b) for a, b in combinations(keys, 2) if {keys.index(a), keys.index(b)} <= present_system
-        ]
+        average_pairs = [(a, b) for a, b in compared if {keys.index(a), keys.index(b)} <= present_system]
         detail = stats.report(by_category, pairs=pairs, n_boot=n_boot, seed=study.seed)
         average = stats.report(by_system, pairs=average_pairs, n_boot=n_boot, seed=study.seed)
         for row in detail.conditions:
@@ -324,7 +331,9 @@ def run_tables(*, run) -> dict[str, Any]:
 
     studies = {kind: _latest(run, kind) for kind in Kind.values}
     results = {kind: study_results(study=s) for kind, s in studies.items() if s is not None}
-    cosine = summary_table(run, task="timbre", metric="cosine", systems=["baseline", "proposed"])
+    timbre = studies.get(Kind.TIMBRE)
+    shown = [k for k in (timbre.systems if timbre else []) if k != "ground_truth"] or None
+    cosine = summary_table(run, task="timbre", metric="cosine", systems=shown)
     mcd = summary_table(run, task="ablation", metric="mcd")
     return {"studies": studies, "results": results, "cosine": cosine, "mcd": mcd}
 

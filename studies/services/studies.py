@@ -36,6 +36,14 @@ class StudyError(ValueError):
     pass
 
 
+def default_systems(run: GenerationRun, kind: str) -> list[str]:
+    """The paper's columns for this kind (GT / baseline / proposed; timbre without GT), then every
+    system imported into the run, in the order they joined it."""
+    present = [s["key"] for s in run.spec.get("systems", [])]
+    imported = [s["key"] for s in run.spec.get("systems", []) if s.get("kind") == "imported"]
+    return [s for s in DEFAULT_SYSTEMS[kind] if s in present] + imported
+
+
 def _test_samples(run: GenerationRun, kind: str, systems: list[str], categories: list[str]):
     return (
         Sample.objects.filter(
@@ -69,6 +77,7 @@ def study_create(
     traps_per_assignment: int = 1,
     reward: Decimal | str = Decimal("0.50"),
     seed: int = 0,
+    reference_system: str = "",
     user=None,
     prepare: bool = True,
 ) -> Study:
@@ -77,11 +86,17 @@ def study_create(
         raise StudyError(f"unknown study kind {kind!r}; choose one of {', '.join(Kind.values)}")
     if run.status != Status.SUCCEEDED:
         raise StudyError(f"generation run #{run.pk} is {run.status}; studies need a finished run")
+    systems = list(systems or default_systems(run, kind))
     run_systems = [s["key"] for s in run.spec.get("systems", [])]
-    systems = list(systems or [s for s in DEFAULT_SYSTEMS[kind] if s in run_systems])
     unknown = sorted(set(systems) - set(run_systems))
     if unknown:
-        raise StudyError(f"run #{run.pk} has no systems {unknown}")
+        raise StudyError(f"run #{run.pk} has no systems {unknown} (it has {', '.join(run_systems)})")
+    if len(set(systems)) != len(systems):
+        raise StudyError(f"systems {systems}: each system once")
+    if reference_system and reference_system not in systems:
+        raise StudyError(
+            f"the reference system {reference_system!r} is not one of the study's systems {systems}"
+        )
     categories = list(categories or run.spec.get("categories", []))
     if not (1 <= ratings_per_stimulus <= 1000 and 1 <= stimuli_per_assignment <= 200):
         raise StudyError("ratings per stimulus must be 1–1000 and stimuli per assignment 1–200")
@@ -105,6 +120,7 @@ def study_create(
             instructions=INSTRUCTIONS[kind],
             rubric=RUBRICS[kind],
             systems=systems,
+            reference_system=reference_system,
             categories=categories,
             ratings_per_stimulus=ratings_per_stimulus,
             stimuli_per_assignment=stimuli_per_assignment,

@@ -40,11 +40,21 @@ def _video(path: Path, wav: Path, seed: int) -> None:
 
 
 def finished_run(
-    *, categories: tuple[str, ...] = ("dog", "drum"), clips: int = 3, name: str = "studies"
+    *,
+    categories: tuple[str, ...] = ("dog", "drum"),
+    clips: int = 3,
+    name: str = "studies",
+    imported: tuple[str, ...] = (),
 ) -> GenerationRun:
     """Per category: `clips` test clips; realism/alignment pairs over them for GT, baseline and proposed;
     timbre pairs (each clip's video with the next clip as reference) for baseline and proposed with the
-    references' vocoded ground truth."""
+    references' vocoded ground truth. Each key of `imported` is one more system, of the kind an import
+    adds (samples for every pair, no checkpoint)."""
+    extra = [
+        {"key": key, "label": key.title(), "checkpoint": None, "variant": "", "kind": "imported",
+         "tasks": ["realism", "alignment", "timbre", "ablation"]}
+        for key in imported
+    ]  # fmt: skip
     root = Path(default_storage.path(f"fixtures/{name}"))
     root.mkdir(parents=True, exist_ok=True)
     with transaction.atomic():
@@ -58,7 +68,12 @@ def finished_run(
         run = GenerationRun.objects.create(
             name=f"{name} run",
             dataset=dataset,
-            spec={"systems": SYSTEMS, "categories": list(categories), "protocol": {}, "batch_size": 4},
+            spec={
+                "systems": SYSTEMS + extra,
+                "categories": list(categories),
+                "protocol": {},
+                "batch_size": 4,
+            },
             status=Status.SUCCEEDED,
         )
         for c_index, category in enumerate(categories):
@@ -89,7 +104,7 @@ def finished_run(
                         video_clip=clip,
                         reference_clip=reference if task == "timbre" else clip_rows[(i + 1) % len(clip_rows)],
                     )
-                    for s_index, system in enumerate(("baseline", "proposed")):
+                    for s_index, system in enumerate(("baseline", "proposed", *imported)):
                         base = f"fixtures/{name}/{task}-{system}-{category}-{i}"
                         _tone(Path(default_storage.path(base + ".wav")), 300 + 50 * s_index + 7 * i, seed=i)
                         video = ""

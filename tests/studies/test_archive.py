@@ -454,7 +454,7 @@ def _drop(key: str) -> Callable[[dict[str, Any]], None]:
     "change, message",
     [
         (lambda m: m.update(format="zip-of-something"), "not a study archive"),
-        (lambda m: m.update(version=2), "version 2 is not supported"),
+        (lambda m: m.update(version=3), "version 3 is not supported"),
         (
             set_cell("ratings", "score", 7),
             "ratings row 1, score = 7: Ensure this value is less than or equal to 5",
@@ -601,3 +601,45 @@ def test_every_column_of_the_archived_models_is_carried_or_set_by_the_archive_st
             default = model_field.get_default()
             if default not in (None, "") and not isinstance(default, (dict, list)):
                 assert archive._decode(model_field, archive._encode(default)) == default
+
+
+# --- systems imported from elsewhere, and older archives --------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_study_over_an_imported_system_carries_its_samples_provenance_and_reference(tmp_path):
+    run = finished_run(categories=("dog",), clips=2, name="withimport", imported=("foley",))
+    Sample.objects.filter(run=run, system="foley").update(
+        provenance={"file": "realism-dog-000.wav", "sha256": "ab" * 32}
+    )
+    study = study_create(run=run, kind="realism", reference_system="proposed", prepare=False)
+    assert "foley" in study.systems
+    path = study_export(study=study, path=tmp_path / "s.tar.gz")
+    forget(study)
+    imported = study_import(path=path)
+    assert imported.reference_system == "proposed" and "foley" in imported.systems
+    assert "foley" in [s["key"] for s in imported.run.spec["systems"]]
+    carried = Sample.objects.filter(run=imported.run, system="foley", task="realism")
+    assert carried.exists() and all(s.provenance["file"] == "realism-dog-000.wav" for s in carried)
+
+
+@pytest.mark.django_db
+def test_a_version_1_archive_is_read_with_the_defaults_of_the_columns_added_since(tmp_path):
+    study = light_study()
+    path = study_export(study=study, path=tmp_path / "v2.tar.gz")
+
+    def as_version_1(manifest: dict[str, Any]) -> None:
+        manifest["version"] = 1
+        del manifest["study"]["reference_system"]
+        columns = manifest["samples"]["columns"]
+        drop = columns.index("provenance")
+        manifest["samples"]["columns"] = [c for c in columns if c != "provenance"]
+        manifest["samples"]["rows"] = [
+            [v for i, v in enumerate(r) if i != drop] for r in manifest["samples"]["rows"]
+        ]
+
+    old = with_manifest(path, tmp_path / "v1.tar.gz", as_version_1)
+    forget(study)
+    imported = study_import(path=old)
+    assert imported.reference_system == ""
+    assert all(s.provenance == {} for s in Sample.objects.filter(run=imported.run))

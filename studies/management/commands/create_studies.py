@@ -35,6 +35,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reuse", action="store_true", help="Keep a study of the same kind if the run has one"
         )
+        parser.add_argument(
+            "--systems",
+            default="",
+            help="System keys to rate, comma-separated (default: GT, baseline, proposed and every imported "
+            "system; the timbre test never rates the ground truth against itself)",
+        )
+        parser.add_argument(
+            "--reference",
+            default="",
+            help="Compare each system with this one instead of all pairs (Holm over those tests)",
+        )
 
     def handle(self, *args, **options) -> None:
         run = GenerationRun.objects.filter(pk=options["run"]).first()
@@ -45,7 +56,11 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"unknown kinds {unknown}; choose from {', '.join(Kind.values)}")
         base = options["base_url"].rstrip("/")
+        chosen = [k.strip() for k in options["systems"].split(",") if k.strip()]
         for kind in kinds:
+            systems = [k for k in chosen if not (kind == Kind.TIMBRE and k == "ground_truth")] or None
+            if chosen and kind == Kind.TIMBRE and "ground_truth" in chosen:
+                self.stdout.write("timbre: the ground truth is the reference itself, so it is not rated")
             study = (
                 run.studies.filter(kind=kind).order_by("-created_at").first() if options["reuse"] else None
             )
@@ -58,6 +73,8 @@ class Command(BaseCommand):
                         stimuli_per_assignment=options["stimuli_per_assignment"],
                         reward=Decimal(options["reward"]),
                         seed=options["seed"],
+                        systems=systems,
+                        reference_system=options["reference"],
                         prepare=False,
                     )
                 except StudyError as exc:
