@@ -23,9 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from inference.audio import save_wav
+from inference.audio import SAMPLE_RATE, save_wav
 from inference.data.outputs import save_npy
-from inference.models import VARIANTS, Vocoder, generate, load_checkpoint
+from inference.models import ALL_VARIANTS, Vocoder, generate, load_checkpoint
+from inference.systems import kind_of_model
 
 GROUND_TRUTH = "ground_truth"
 MEL_BINS = 80
@@ -53,8 +54,8 @@ class GenerationJob:
     def __post_init__(self) -> None:
         if self.system != GROUND_TRUTH and not (self.checkpoint_path and self.checkpoint_sha256):
             raise ValueError(f"system {self.system!r} needs a checkpoint path and its sha256")
-        if self.variant not in VARIANTS:
-            raise ValueError(f"unknown variant {self.variant!r} (known: {', '.join(VARIANTS)})")
+        if self.variant not in ALL_VARIANTS:  # the model's kind checks it once loaded
+            raise ValueError(f"unknown variant {self.variant!r} (known: {', '.join(sorted(ALL_VARIANTS))})")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
 
@@ -176,13 +177,17 @@ def _vocoder_batch(job: GenerationJob, cache: ModelCache) -> int:
 
 
 def _run_batch(job: GenerationJob, cache: ModelCache, inputs: list, report: JobReport) -> list[ItemOutcome]:
+    """Generate a chunk. A kind whose output is a mel goes through the vocoder; one whose output is a
+    waveform skips it, and its mel (for MCD and the mel files) is the HiFi-GAN mel of the waveform."""
     started = time.perf_counter()
+    mels: list[np.ndarray | None] = [None] * len(inputs)
+    waves: list[np.ndarray | None] = [None] * len(inputs)
     if job.system == GROUND_TRUTH:
         mels = [reference for _, _, reference in inputs]
     else:
         model = cache.model(job.checkpoint_path, job.checkpoint_sha256)
+        waveform_out = kind_of_model(model).output == "waveform"
         # Clips of one dataset share a length; group by it so each forward pass is one batch.
-        mels = [None] * len(inputs)
         by_length: dict[tuple[int, int], list[int]] = {}
         for index, (_, features, reference) in enumerate(inputs):
             by_length.setdefault((features.shape[0], reference.shape[1]), []).append(index)
@@ -192,26 +197,37 @@ def _run_batch(job: GenerationJob, cache: ModelCache, inputs: list, report: JobR
             generated = generate(
                 model, video, reference, variant=job.variant, batch_size=job.batch_size, seed=job.seed
             )
-            for i, mel in zip(indices, generated.numpy(), strict=True):
-                mels[i] = mel
+            for i, out in zip(indices, generated.numpy(), strict=True):
+                if waveform_out:
+                    waves[i] = out
+                    mels[i] = _mel_of(out) if np.isfinite(out).all() else np.full((MEL_BINS, 1), np.nan)
+                else:
+                    mels[i] = out
     report.seconds_model += time.perf_counter() - started
     started = time.perf_counter()
-    outcomes = []
-    vocoder = cache.vocoder()
     by_frames: dict[int, list[int]] = {}
     for index, mel in enumerate(mels):
-        by_frames.setdefault(mel.shape[1], []).append(index)
+        if waves[index] is None:
+            by_frames.setdefault(mel.shape[1], []).append(index)
     for indices in by_frames.values():
-        waves = vocoder(np.stack([mels[i] for i in indices]), batch_size=_vocoder_batch(job, cache))
-        for i, wave in zip(indices, waves, strict=True):
-            item = inputs[i][0]
-            try:
-                if not np.isfinite(mels[i]).all() or not np.isfinite(wave).all():
-                    raise ValueError("the model produced NaN or infinity")
-                save_npy(Path(item.out_mel), mels[i])
-                save_wav(item.out_wav, wave, sample_rate=vocoder.sample_rate)
-                outcomes.append(ItemOutcome(item.key, ok=True))
-            except (OSError, ValueError) as exc:
-                outcomes.append(ItemOutcome(item.key, ok=False, error=str(exc)))
+        vocoded = cache.vocoder()(np.stack([mels[i] for i in indices]), batch_size=_vocoder_batch(job, cache))
+        for i, wave in zip(indices, vocoded, strict=True):
+            waves[i] = wave
+    outcomes = []
+    for (item, _, _), mel, wave in zip(inputs, mels, waves, strict=True):
+        try:
+            if not np.isfinite(mel).all() or not np.isfinite(wave).all():
+                raise ValueError("the model produced NaN or infinity")
+            save_npy(Path(item.out_mel), mel)
+            save_wav(item.out_wav, wave, sample_rate=SAMPLE_RATE)
+            outcomes.append(ItemOutcome(item.key, ok=True))
+        except (OSError, ValueError) as exc:
+            outcomes.append(ItemOutcome(item.key, ok=False, error=str(exc)))
     report.seconds_vocoder += time.perf_counter() - started
     return outcomes
+
+
+def _mel_of(wave: np.ndarray) -> np.ndarray:
+    from inference.metrics.mcd import log_mel_from_wave
+
+    return log_mel_from_wave(wave).astype(np.float32)

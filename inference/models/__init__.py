@@ -4,8 +4,9 @@ Public entry points:
 
 - ``build_model(kind, config)``: a fresh ``"varietysound"`` or ``"cascade"`` network from a config
   dataclass, a plain dict, or None for the paper's sizes;
-- ``generate(model, video_features, reference_mel, variant=...)``: batched inference in eval mode,
-  with the paper's inference-time ablations as named ``VARIANTS``;
+- ``generate(model, video_features, reference_mel, variant=...)``: batched inference in eval mode for
+  any registered system kind (``inference.systems``), with its inference-time variants (VarietySound's
+  are the paper's ablations, ``VARIANTS``);
 - ``save_checkpoint`` / ``load_checkpoint`` / ``checkpoint_sha256`` / ``CheckpointError``;
 - ``Vocoder`` (pretrained HiFi-GAN, or Griffin-Lim for other mel formats) and ``griffin_lim``.
 
@@ -13,8 +14,6 @@ No module here imports Django; the networks import only torch and numpy.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -30,10 +29,12 @@ from inference.models.checkpoint import (
 )
 from inference.models.config_io import ConfigError
 from inference.models.kinds import KINDS, build_model
-from inference.models.varietysound import DropWith, VarietySound, VarietySoundConfig
+from inference.models.varietysound import VarietySound, VarietySoundConfig
 from inference.models.vocoder import Vocoder, griffin_lim
+from inference.systems import SYSTEM_KINDS, Variant, kind_of_model
 
 __all__ = [
+    "ALL_VARIANTS",
     "KINDS",
     "VARIANTS",
     "Cascade",
@@ -55,30 +56,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Variant:
-    """An inference-time configuration of VarietySound (paper Appendix E, Table 8, Figure 5)."""
-
-    drop_temporal: bool = False
-    drop_timbre: bool = False
-    drop_with: DropWith = "zeros"
-    background: bool = False  # feed the background encoder real audio instead of silence
-
-
-VARIANTS: dict[str, Variant] = {
-    "proposed": Variant(),
-    "with_background": Variant(background=True),  # Table 8 "w Bi"
-    "without_temporal": Variant(drop_temporal=True),  # "w/o Te"
-    "without_timbre": Variant(drop_timbre=True),  # "w/o Ti"
-    "without_temporal_timbre": Variant(drop_temporal=True, drop_timbre=True),  # "w/o Te & Ti"
-}
+VARIANTS = SYSTEM_KINDS["varietysound"].variants  # the paper's inference-time ablations (Table 8)
+ALL_VARIANTS = frozenset(name for kind in SYSTEM_KINDS.values() for name in kind.variants)
 
 
 def model_kind(model: nn.Module) -> str:
-    for name, spec in KINDS.items():
-        if isinstance(model, spec.network):
-            return name
-    raise TypeError(f"not a model of this package: {type(model).__name__}")
+    return kind_of_model(model).name
 
 
 def _batched(array: Tensor | np.ndarray, dims: int, name: str) -> Tensor:
@@ -109,14 +92,13 @@ def generate(
     hears silence unless ``background_mel`` is given or the variant adds the background; then, with no
     ``background_mel``, the reference itself is the background (the paper's ablation uses original
     pairs, where the reference is the clip's own audio). ``seed`` fixes RegNet's noise and the noise of
-    ``drop_with="noise"``. Returns (B, 80, 4T) float32 on the CPU, in the HiFi-GAN mel format.
+    ``drop_with="noise"``. Returns float32 on the CPU: (B, 80, 4T) HiFi-GAN mels for a kind whose
+    output is "mel", (B, samples) waveforms at 22050 Hz for one whose output is "waveform".
     """
-    if isinstance(variant, str) and variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r} (known: {', '.join(VARIANTS)})")
-    chosen = VARIANTS[variant] if isinstance(variant, str) else variant
-    kind = model_kind(model)
-    if kind == "cascade" and (chosen != VARIANTS["proposed"] or background_mel is not None):
-        raise ValueError("the cascade has no encoders to drop or background to add: use variant='proposed'")
+    kind = kind_of_model(model)
+    chosen = kind.check_variant(variant) if isinstance(variant, str) else variant
+    if "background_mel" not in kind.consumes and (chosen.background or background_mel is not None):
+        raise ValueError(f"the {kind.name} system takes no background audio")
     video = _batched(video_features, 3, "video_features")
     reference = _batched(reference_mel, 3, "reference_mel")
     background = _batched(background_mel, 3, "background_mel") if background_mel is not None else None
@@ -140,18 +122,8 @@ def generate(
             for start in range(0, size, batch_size):
                 part = slice(start, start + batch_size)
                 v, r = video[part].to(device), reference[part].to(device)
-                if isinstance(model, Cascade):
-                    out = model(v, r, generator=generator)
-                else:
-                    out = model(
-                        v,
-                        r,
-                        background[part].to(device) if background is not None else None,
-                        drop_temporal=chosen.drop_temporal,
-                        drop_timbre=chosen.drop_timbre,
-                        drop_with=chosen.drop_with,
-                        generator=generator,
-                    )
+                b = background[part].to(device) if background is not None else None
+                out = kind.forward(model, v, r, b, variant=chosen, generator=generator)
                 outputs.append(out.float().cpu())
     finally:
         model.train(was_training)

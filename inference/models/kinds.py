@@ -1,4 +1,5 @@
-"""The model kinds a checkpoint may hold: name -> (network class, config class).
+"""The model kinds a checkpoint may hold: name -> (network class, config class), read from the
+registry of system kinds (``inference.systems``), so a new architecture needs no edit here.
 
 Ablations are not kinds: "w/o TDAD" is a VarietySound trained with one discriminator off (its
 training config says so), and "w/o Te" is the same VarietySound generating with an inference switch.
@@ -7,13 +8,13 @@ training config says so), and "w/o Te" is the same VarietySound generating with 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from torch import nn
 
-from inference.models.cascade import Cascade, CascadeConfig
 from inference.models.config_io import ConfigError, from_dict
-from inference.models.varietysound import VarietySound, VarietySoundConfig
+from inference.systems import generating_kinds
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,7 @@ class ModelKind:
     config: type[Any]
 
 
-KINDS: dict[str, ModelKind] = {
-    "varietysound": ModelKind(VarietySound, VarietySoundConfig),
-    "cascade": ModelKind(Cascade, CascadeConfig),
-}
+KINDS = MappingProxyType({kind.name: ModelKind(*kind.network()) for kind in generating_kinds()})
 
 
 def build_model(kind: str, config: Any = None) -> nn.Module:

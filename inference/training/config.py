@@ -25,9 +25,10 @@ from inference.models.config_io import ConfigError, check, from_dict, to_dict
 from inference.models.discriminators import AlignmentDiscriminatorConfig, MelDiscriminatorConfig
 from inference.models.regnet import RegNetDiscriminatorConfig
 from inference.models.varietysound import VarietySoundConfig
+from inference.systems import system_kind, trainable_kinds
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-SYSTEMS = ("varietysound", "cascade")
+SYSTEMS = tuple(kind.name for kind in trainable_kinds())  # from the registry of system kinds
 PRESETS = ("paper", "tiny")
 Device = Literal["auto", "cpu", "cuda"]
 
@@ -145,7 +146,7 @@ class LoggingConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    system: Literal["varietysound", "cascade"]
+    system: str  # a trainable kind of inference.systems
     preset: str
     seed: int
     model: VarietySoundConfig | CascadeConfig
@@ -156,14 +157,12 @@ class TrainConfig:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 
-_PARTS: dict[str, dict[str, type]] = {
-    "varietysound": {
-        "model": VarietySoundConfig,
-        "discriminators": VarietySoundDiscriminators,
-        "losses": VarietySoundLosses,
-    },
-    "cascade": {"model": CascadeConfig, "discriminators": CascadeDiscriminators, "losses": CascadeLosses},
-}
+def _parts(system: str) -> dict[str, type]:
+    """The config classes of a system's training YAML, as its kind declares them."""
+    parts = system_kind(system).training()
+    return {"model": parts.model, "discriminators": parts.discriminators, "losses": parts.losses}
+
+
 _COMMON: dict[str, type] = {"optim": OptimConfig, "data": DataConfig, "logging": LoggingConfig}
 
 
@@ -174,7 +173,7 @@ def train_config_from_dict(data: Mapping[str, Any]) -> TrainConfig:
     system = data.get("system")
     if system not in SYSTEMS:
         raise ConfigError(f"system: {system!r} is not one of {list(SYSTEMS)}")
-    parts = {**_PARTS[system], **_COMMON}
+    parts = {**_parts(system), **_COMMON}
     known = {"system", "preset", "seed", *parts}
     unknown = sorted(set(data) - known)
     if unknown:

@@ -266,4 +266,7 @@ class CascadeSystem(System):
 
 
 def build_system(config: TrainConfig) -> System:
-    return VarietySoundSystem(config) if config.system == "varietysound" else CascadeSystem(config)
+    """The training wrapper the config's system kind declares (``inference.systems``)."""
+    from inference.systems import system_kind
+
+    return system_kind(config.system).training().system(config)

@@ -124,14 +124,27 @@ class Clip(models.Model):
         return reverse("registry:clip", args=[self.pk])
 
 
+VOCODER_KIND = "hifigan"
+
+
+def trainable_system_choices() -> list[tuple[str, str]]:
+    """The system kinds the trainer can train (``inference.systems``; imports no torch)."""
+    from inference.systems import trainable_kinds
+
+    return [(kind.name, kind.label) for kind in trainable_kinds()]
+
+
+def checkpoint_kind_choices() -> list[tuple[str, str]]:
+    """What a checkpoint may hold: a generating system kind, or the vocoder."""
+    from inference.systems import generating_kinds
+
+    return [(kind.name, kind.label) for kind in generating_kinds()] + [(VOCODER_KIND, "HiFi-GAN vocoder")]
+
+
 class TrainingRun(Job):
     """Training one system on a dataset; produces checkpoints."""
 
-    class System(models.TextChoices):
-        VARIETYSOUND = "varietysound", "VarietySound (proposed)"
-        CASCADE = "cascade", "cascade baseline (RegNet → sound conversion)"
-
-    system = models.CharField(max_length=32, choices=System.choices)
+    system = models.CharField(max_length=32, choices=trainable_system_choices)
     preset = models.CharField(max_length=32, default="tiny")
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="training_runs")
     category = models.CharField(max_length=32, blank=True, help_text="Empty: all categories.")
@@ -152,11 +165,6 @@ class TrainingRun(Job):
 class Checkpoint(models.Model):
     """A self-describing model file. `sha256` identifies it: workers cache loaded models by it."""
 
-    class Kind(models.TextChoices):
-        VARIETYSOUND = "varietysound", "VarietySound generator"
-        CASCADE = "cascade", "cascade (video-to-sound + sound converter)"
-        HIFIGAN = "hifigan", "HiFi-GAN vocoder"
-
     class Role(models.TextChoices):
         PROPOSED = "proposed", "proposed"
         BASELINE = "baseline", "baseline"
@@ -164,7 +172,7 @@ class Checkpoint(models.Model):
         VOCODER = "vocoder", "vocoder"
 
     name = models.CharField(max_length=200)
-    kind = models.CharField(max_length=32, choices=Kind.choices)
+    kind = models.CharField(max_length=32, choices=checkpoint_kind_choices)
     role = models.CharField(max_length=16, choices=Role.choices)
     config = models.JSONField(default=dict, blank=True)
     file = models.FileField(max_length=500)

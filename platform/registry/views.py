@@ -49,6 +49,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "registry/dashboard.html", context)
 
 
+def _generating(checkpoints, *, first: str) -> list[Checkpoint]:
+    from inference.systems import generating_kinds
+
+    rows = list(checkpoints.filter(kind__in=[k.name for k in generating_kinds()]))
+    return sorted(rows, key=lambda c: c.role != first)  # stable: newest first within each group
+
+
 @researcher_required
 def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     dataset = get_object_or_404(Dataset, pk=pk)
@@ -61,8 +68,9 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
         clips = clips.filter(category=category)
     checkpoints = Checkpoint.objects.filter(dataset=dataset).order_by("-created_at")
     context = {
-        "proposed_checkpoints": checkpoints.filter(kind=Checkpoint.Kind.VARIETYSOUND),
-        "baseline_checkpoints": checkpoints.filter(kind=Checkpoint.Kind.CASCADE),
+        # Any checkpoint that generates from video can stand in either column; the roles order them.
+        "proposed_checkpoints": _generating(checkpoints, first=Checkpoint.Role.PROPOSED),
+        "baseline_checkpoints": _generating(checkpoints, first=Checkpoint.Role.BASELINE),
         "dataset": dataset,
         "clips": clips[:500],
         "clip_count": clips.count(),

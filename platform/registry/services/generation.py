@@ -24,6 +24,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from inference.selection import Protocol
+from inference.systems import generating_kinds
 from registry.models import Checkpoint, Clip, Dataset, GenerationRun, Pair, Sample, Split, Status
 from registry.services.jobs import command_detach, job_finish, job_progress, job_start
 
@@ -95,7 +96,10 @@ def protocol_systems(
         )
     systems.append(SystemSpec("proposed", "Ours", proposed.pk))
     if variants:
+        has = {kind.name: kind.variants for kind in generating_kinds()}.get(proposed.kind, {})
         for variant, label in ABLATION_VARIANTS.items():
+            if variant not in has:
+                continue
             systems.append(
                 SystemSpec(f"proposed-{variant}", label, proposed.pk, variant, tasks=("ablation",))
             )
@@ -143,10 +147,15 @@ def generation_run_create(
         checkpoint = Checkpoint.objects.filter(pk=system.checkpoint_id).first()
         if checkpoint is None:
             raise ValueError(f"system {system.key}: no checkpoint #{system.checkpoint_id}")
-        if checkpoint.kind == Checkpoint.Kind.CASCADE and system.variant != "proposed":
-            raise ValueError(f"system {system.key}: the cascade has no {system.variant} variant")
-        if checkpoint.kind == Checkpoint.Kind.HIFIGAN:
-            raise ValueError(f"system {system.key}: a vocoder checkpoint cannot generate from video")
+        kinds = {kind.name: kind for kind in generating_kinds()}
+        if checkpoint.kind not in kinds:
+            raise ValueError(
+                f"system {system.key}: a {checkpoint.kind} checkpoint cannot generate from video"
+            )
+        if system.variant not in kinds[checkpoint.kind].variants:
+            raise ValueError(
+                f"system {system.key}: the {checkpoint.kind} system has no {system.variant} variant"
+            )
     spec = {
         "systems": [s.as_json() for s in systems],
         "categories": categories,
@@ -299,6 +308,8 @@ def generation_batch_run(*, run_id: int, system_key: str, sample_ids: list[int],
 
     run = GenerationRun.objects.get(pk=run_id)
     system = run_systems(run)[system_key]
+    if system.kind == "imported" or not (system.kind == "ground_truth" or system.checkpoint_id is not None):
+        raise ValueError(f"system {system_key} is {system.kind}: it generates nothing here")
     samples = list(
         Sample.objects.filter(pk__in=sample_ids, run=run, system=system_key)
         .filter(status__in=OPEN)

@@ -19,16 +19,21 @@ from django.core.files import File
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import IntegrityError, transaction
 
-from registry.models import Checkpoint, Clip, Dataset, Split, Status, TrainingRun
+from inference.systems import system_kind, trainable_kinds
+from registry.models import Checkpoint, Clip, Dataset, Split, Status, TrainingRun, checkpoint_kind_choices
 from registry.services.jobs import job_finish, job_progress, job_start
 
 PRESETS = ("tiny", "paper")
-ROLE_OF_SYSTEM = {"varietysound": Checkpoint.Role.PROPOSED, "cascade": Checkpoint.Role.BASELINE}
 # Train-time ablations of the paper (Table 7): retrain without one discriminator.
 DISCRIMINATOR_SWITCHES = {
     "mel": "without the multi-window mel discriminator",
     "alignment": "without the TDAD",
 }
+
+
+def _role_of(system: str) -> str:
+    """A trained model's role by default, as its system kind declares it (else: an ablation)."""
+    return system_kind(system).role or Checkpoint.Role.ABLATION
 
 
 def training_run_create(
@@ -43,8 +48,9 @@ def training_run_create(
     role: str = "",
     user=None,
 ) -> TrainingRun:
-    if system not in TrainingRun.System.values:
-        raise ValueError(f"unknown system {system!r}; expected one of {TrainingRun.System.values}")
+    trainable = [kind.name for kind in trainable_kinds()]
+    if system not in trainable:
+        raise ValueError(f"unknown system {system!r}; expected one of {trainable}")
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; expected one of {PRESETS}")
     if dataset.status != Status.SUCCEEDED:
@@ -67,7 +73,7 @@ def training_run_create(
         overrides["optim"] = {"max_steps": max_steps, "epochs": None}
     for name in disable_discriminators:  # losses.mel_discriminator / losses.alignment_discriminator
         overrides.setdefault("losses", {})[f"{name}_discriminator"] = False
-    role = role or (Checkpoint.Role.ABLATION if disable_discriminators else ROLE_OF_SYSTEM[system])
+    role = role or (Checkpoint.Role.ABLATION if disable_discriminators else _role_of(system))
     return TrainingRun.objects.create(
         system=system,
         preset=preset,
@@ -177,7 +183,7 @@ def training_run_execute(*, run_id: int, progress: Callable[[Any], None] | None 
     checkpoint = checkpoint_register(
         path=result.checkpoint_path,
         name=f"{run.system}-{run.preset}-{run.dataset.name}{suffix}-step{result.step}",
-        role=run.config.get("role") or ROLE_OF_SYSTEM[run.system],
+        role=run.config.get("role") or _role_of(run.system),
         training_run=run,
         dataset=run.dataset,
     )
@@ -205,7 +211,7 @@ def checkpoint_register(
         raise ValueError(f"unknown role {role!r}; expected one of {Checkpoint.Role.values}")
     path = Path(path)
     loaded = load_checkpoint(path)  # raises CheckpointError, naming the file, for anything not ours
-    if loaded.kind not in Checkpoint.Kind.values:
+    if loaded.kind not in dict(checkpoint_kind_choices()):
         raise ValueError(f"{path}: a {loaded.kind} checkpoint cannot be registered")
     sha256 = checkpoint_sha256(path)
     existing = Checkpoint.objects.filter(sha256=sha256).first()

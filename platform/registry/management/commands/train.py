@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from registry import services, tasks
 from registry.management.commands._progress import JobProgress
-from registry.models import Dataset, Status, TrainingRun
+from registry.models import Dataset, Status, TrainingRun, trainable_system_choices
 from registry.services.training import DISCRIMINATOR_SWITCHES, PRESETS
 
 
@@ -22,7 +22,9 @@ class Command(BaseCommand):
     help = "Train a system (VarietySound or the cascade) on a dataset and register the resulting checkpoint."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--system", required=True, choices=TrainingRun.System.values)
+        parser.add_argument(
+            "--system", required=True, choices=[name for name, _ in trainable_system_choices()]
+        )
         parser.add_argument("--preset", default="tiny", choices=PRESETS)
         parser.add_argument("--dataset", required=True, help="Dataset name")
         parser.add_argument("--category", default="", help="Train on one category (default: all)")
