@@ -29,8 +29,16 @@ def test_the_demo_pipeline_runs_end_to_end_and_is_idempotent(
     studies = Study.objects.filter(run=run)
     assert sorted(studies.values_list("kind", flat=True)) == ["alignment", "realism", "timbre"]
     assert set(studies.values_list("state", flat=True)) == {"open"}
+    # A third system made outside the platform (examples/onset_foley.py), in the run and its studies.
+    assert [s["key"] for s in run.spec["systems"]][-1] == "foley"
+    assert "foley" in run.summary["metrics"]["timbre"]["cosine"]
+    assert all("foley" in s.systems for s in studies)
+    assert studies.get(kind="realism").systems == ["ground_truth", "baseline", "proposed", "foley"]
     assert out.count("rater link") == 6 and "/i/" in out and f"/runs/{run.pk}/mos/" in out
 
     call_command("demo", *args)
     assert TrainingRun.objects.count() == 2 and GenerationRun.objects.count() == 1, "nothing is redone"
     assert Study.objects.count() == 3
+    from registry.models import SystemImport
+
+    assert SystemImport.objects.count() == 1

@@ -5,18 +5,27 @@
 1. builds a SynthVAS dataset (8 categories of 10-s clips);
 2. trains tiny checkpoints of VarietySound and the cascade on it (skipped when they exist);
 3. runs the evaluation protocol on some categories (skipped when a run succeeded already);
-4. creates the three MOS studies of that run (realism, alignment, timbre), opens them for local raters
-   and prints the researcher, results and rater links.
+4. evaluates a system made outside the platform, as a researcher with their own model would: exports
+   the run's input pack, runs ``examples/onset_foley.py`` on it (a few lines of signal processing that
+   read only the pack) and imports its outputs as the system "foley" (skipped when the run has it);
+5. creates the three MOS studies of that run (realism, alignment, timbre) over its systems, opens them
+   for local raters and prints the researcher, results and rater links.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from registry.models import Checkpoint, Dataset, GenerationRun, Status
 
 DEMO_DATASET = "synthvas-demo"
+OUTSIDE_SYSTEM = "foley"  # made by examples/onset_foley.py
 
 
 class Command(BaseCommand):
@@ -32,7 +41,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        self.stdout.write(self.style.MIGRATE_HEADING("1/4 SynthVAS"))
+        self.stdout.write(self.style.MIGRATE_HEADING("1/5 SynthVAS"))
         call_command(
             "make_synthvas",
             "--clips-per-category",
@@ -43,7 +52,7 @@ class Command(BaseCommand):
             DEMO_DATASET,
         )
         dataset = Dataset.objects.get(name=DEMO_DATASET)
-        self.stdout.write(self.style.MIGRATE_HEADING("2/4 tiny checkpoints"))
+        self.stdout.write(self.style.MIGRATE_HEADING("2/5 tiny checkpoints"))
         for system, role in (
             ("varietysound", Checkpoint.Role.PROPOSED),
             ("cascade", Checkpoint.Role.BASELINE),
@@ -63,7 +72,7 @@ class Command(BaseCommand):
                 "--steps",
                 str(options["steps"]),
             )
-        self.stdout.write(self.style.MIGRATE_HEADING("3/4 evaluation protocol"))
+        self.stdout.write(self.style.MIGRATE_HEADING("3/5 evaluation protocol"))
         run = GenerationRun.objects.filter(dataset=dataset, status=Status.SUCCEEDED).first()
         if run is None:
             call_command(
@@ -78,7 +87,9 @@ class Command(BaseCommand):
             run = GenerationRun.objects.filter(dataset=dataset, status=Status.SUCCEEDED).latest("created_at")
         else:
             self.stdout.write(f"using run {run.name!r}")
-        self.stdout.write(self.style.MIGRATE_HEADING("4/4 MOS studies"))
+        self.stdout.write(self.style.MIGRATE_HEADING("4/5 your own model: export, run elsewhere, import"))
+        self._outside_system(run)
+        self.stdout.write(self.style.MIGRATE_HEADING("5/5 MOS studies"))
         call_command(
             "create_studies",
             "--run",
@@ -100,3 +111,20 @@ class Command(BaseCommand):
                 f"run at {options['base_url'].rstrip('/')}/runs/{run.pk}/"
             )
         )
+
+    def _outside_system(self, run: GenerationRun) -> None:
+        if any(s["key"] == OUTSIDE_SYSTEM for s in run.spec.get("systems", [])):
+            self.stdout.write(f"run {run.name!r} already has the system {OUTSIDE_SYSTEM!r}")
+            return
+        work = Path(settings.VAR_DIR) / "demo-outside" / str(run.uid)
+        pack, outputs = work / "pack", work / "outputs"
+        if not pack.exists():
+            work.mkdir(parents=True, exist_ok=True)
+            call_command("export_inputs", "--run", str(run.pk), "-o", str(pack), stdout=self.stdout)
+        script = Path(settings.BASE_DIR) / "examples" / "onset_foley.py"
+        self.stdout.write(f"running {script.name} on the pack (not platform code: it reads only the pack)")
+        subprocess.run([sys.executable, str(script), str(pack), str(outputs)], check=True)
+        call_command(
+            "import_outputs", "--run", str(run.pk), "--system", OUTSIDE_SYSTEM, "--label", "Onset foley (script)",
+            str(outputs), stdout=self.stdout,
+        )  # fmt: skip
