@@ -218,3 +218,31 @@ def test_an_answer_sent_during_a_database_outage_is_resent_by_the_page_and_store
     assert list(Rating.objects.filter(rater=rater).values_list("stimulus__uid", flat=True)) == [
         Stimulus.objects.get(uid=first).uid
     ]
+
+
+def test_a_rater_rates_a_four_system_study_with_an_imported_system_in_chromium(
+    live_server, settings, tmp_path
+):
+    """GT, cascade, VarietySound and an imported system: one assignment holds a clip of each, and the
+    page never says which system a clip comes from."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    run = finished_run(categories=("dog",), clips=2, name="browser-four", imported=("foley",))
+    study = study_create(run=run, kind="realism", ratings_per_stimulus=1, stimuli_per_assignment=4)
+    study = study_open(study=Study.objects.get(pk=study.pk))
+    assert study.systems == ["ground_truth", "baseline", "proposed", "foley"]
+    rater = invites_create(study=study, count=1)[0]
+    with chromium_page(viewport={"width": 900, "height": 900}) as page:
+        page.goto(live_server.url + reverse("studies:invite", args=[invite_token(rater)]))
+        total = Assignment.objects.get(rater=rater).items.count()
+        for index in range(total):
+            if index == 0:
+                page.wait_for_selector("#rating-form")
+                page.screenshot(path=str(tmp_path / "four-systems.png"), full_page=True)
+            html = page.content()
+            assert "foley" not in html.lower() and "proposed" not in html.lower()
+            rate_current_clip(page)
+        page.wait_for_selector("#completion-code")
+    rated = Rating.objects.filter(rater=rater, stimulus__role="test").values_list(
+        "stimulus__system", flat=True
+    )
+    assert sorted(rated) == ["baseline", "foley", "ground_truth", "proposed"]
