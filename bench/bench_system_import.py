@@ -58,14 +58,16 @@ def main() -> int:
         DJANGO_SETTINGS_MODULE="config.settings",
         DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "bench-" + secrets.token_urlsafe(50)),
         VAR_DIR=str(VAR),
-        OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
     )
     for name in ("DATABASE_URL", "CELERY_BROKER_URL"):
         os.environ.pop(name, None)
     import django
 
     django.setup()
+    import torch
     from django.core.management import call_command
+
+    torch.set_num_threads(1)  # as a worker process of concurrency 2 on 2 cores runs
 
     from inference.selection import Protocol
     from registry import services
