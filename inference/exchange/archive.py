@@ -151,15 +151,17 @@ def _copy_counted(handle: BinaryIO, target: Path, budget: _Budget, name: str) ->
 def _zip_members(path: Path) -> Iterator[tuple[str, str, int, object]]:
     with zipfile.ZipFile(path) as archive:
         for info in archive.infolist():
-            mode = (info.external_attr >> 16) & 0xFFFF
-            if info.is_dir():
+            # Unix mode bits, when the zip was made on Unix; many writers set permissions only (no
+            # file type), which is a regular file.
+            file_type = stat.S_IFMT((info.external_attr >> 16) & 0xFFFF)
+            if info.is_dir() or file_type == stat.S_IFDIR:
                 kind = "dir"
-            elif stat.S_ISLNK(mode):
+            elif file_type == stat.S_IFLNK:
                 kind = "symbolic link"
-            elif mode and not stat.S_ISREG(mode):
-                kind = "special file"
-            else:
+            elif file_type in (0, stat.S_IFREG):
                 kind = "file"
+            else:
+                kind = "special file"
             yield info.filename, kind, info.file_size, (lambda info=info: archive.open(info))
 
 

@@ -274,16 +274,21 @@ def system_import_execute(*, import_id: int, encoder=None, finish_chunk: int = 1
         report = validate_outputs(unpacked, expected, work / "staged")
         SystemImport.objects.filter(pk=row.pk).update(report=report.as_json())
         if not report.accepted:
-            return _refuse(row, f"nothing to import: {report.summary()}")
+            return _refuse(row, f"nothing to import: {report.summary()}{_first_problems(report)}")
         if not report.complete and not row.partial:
             return _refuse(
-                row, f"{report.summary()}; nothing imported (fix the files, or ask for a partial import)"
+                row,
+                f"{report.summary()}; nothing imported (fix the files, or ask for a partial import)"
+                f"{_first_problems(report)}",
             )
         written = True
         ids = _samples_write(row, run, pairs, report)
         _samples_metrics(row, run, ids, encoder, finish_chunk)
+        failed = Sample.objects.filter(run=run, system=row.system_key, status=Status.FAILED).count()
+        scored = f"; {failed} samples failed in scoring (see the run page)" if failed else ""
         job_finish(
-            job=row, message=f"imported {len(report.accepted)} outputs as {row.label!r}: {report.summary()}"
+            job=row,
+            message=f"imported {len(report.accepted)} outputs as {row.label!r}: {report.summary()}{scored}",
         )
         SystemImport.objects.filter(pk=row.pk).update(imported=len(report.accepted))
     except Exception:
@@ -300,6 +305,18 @@ def system_import_execute(*, import_id: int, encoder=None, finish_chunk: int = 1
             _quarantine_delete(row)
             row.refresh_from_db()
     return row
+
+
+def _first_problems(report, limit: int = 3) -> str:
+    """The first few reasons, so the one-line message already says what to fix (the report has all)."""
+    lines = [f"{name}: {reason}" for name, reason in report.refused_members]
+    lines += [f"{f.name}: {f.problems[0]}" for f in report.refused]
+    if report.missing:
+        lines.append(
+            f"no file for {', '.join(report.missing[:5])}{' ...' if len(report.missing) > 5 else ''}"
+        )
+    shown = "; ".join(lines[:limit])
+    return f". {shown}" + (f" (+{len(lines) - limit} more in the report)" if len(lines) > limit else "")
 
 
 def _refuse(row: SystemImport, reason: str) -> SystemImport:
