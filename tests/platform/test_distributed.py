@@ -13,15 +13,19 @@ import subprocess
 import sys
 import time
 import uuid
+from io import StringIO
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db import connection
 
-from registry import tasks
-from registry.models import Clip, Dataset, GenerationRun, Sample, Status
+from registry import services, tasks
+from registry.models import Clip, Dataset, GenerationRun, Sample, Status, SystemImport
+from registry.services.systems import QUARANTINE
 from tests.conftest import REPO, ci_mode
 from tests.platform.pipeline import small_trained_dataset
 
@@ -317,3 +321,108 @@ def test_a_whole_worker_killed_mid_batch_is_replaced_and_the_run_completes_once(
         _stop(cpu)
         if second is not None:
             _stop(second)
+
+
+# --- a system made elsewhere, imported on the deployed topology ------------------------------------
+
+# An imported system has one sample per pair: an output for each realism, timbre and ablation pair,
+# and the alignment pairs carry the realism outputs.
+IMPORTED = {"realism": 2, "alignment": 2, "timbre": 2, "ablation": 1}
+
+
+def _finished_run_and_outputs(name: str, tmp_path: Path) -> tuple[GenerationRun, Path]:
+    """A run finished on the workers, its pack exported, and one output per pair made from the pack by
+    examples/onset_foley.py, a program outside the platform (so: its own process)."""
+    small_trained_dataset(name)
+    call_command("generate", "--dataset", name, *PROTOCOL_ARGS)
+    run = GenerationRun.objects.get()
+    assert run.status == Status.SUCCEEDED, run.error
+    pack, outputs = tmp_path / "pack", tmp_path / "outputs"
+    call_command("export_inputs", "--run", str(run.pk), "-o", str(pack), stdout=StringIO())
+    program = REPO / "examples" / "onset_foley.py"
+    subprocess.run([sys.executable, str(program), str(pack), str(outputs)], check=True, capture_output=True)
+    return run, outputs
+
+
+def _wait_for_the_import(import_id: int, timeout_s: float) -> SystemImport:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        row = SystemImport.objects.get(pk=import_id)
+        if row.is_finished:
+            return row
+        time.sleep(0.5)
+    row = SystemImport.objects.get(pk=import_id)
+    pytest.fail(f"the import did not finish in {timeout_s} s: {row.status} {row.message}")
+
+
+def _assert_one_imported_system(run: GenerationRun, key: str) -> None:
+    run.refresh_from_db()
+    assert [s["key"] for s in run.spec["systems"]].count(key) == 1, "the system joined the run once"
+    samples = Sample.objects.filter(run=run, system=key)
+    unfinished = samples.exclude(status=Status.SUCCEEDED)
+    assert not unfinished.exists(), list(unfinished.values_list("task", "status", "error"))
+    assert {task: samples.filter(task=task).count() for task in IMPORTED} == IMPORTED
+    assert samples.count() == sum(IMPORTED.values())
+    assert samples.values("pair").distinct().count() == samples.count(), "every sample exactly once"
+    assert run.summary["metrics"]["timbre"]["cosine"][key]["Average"]["n"] == IMPORTED["timbre"]
+
+
+def test_an_import_runs_as_a_cpu_task_on_a_worker(gpu_and_cpu_workers, tmp_path):
+    gpu, cpu = gpu_and_cpu_workers
+    run, outputs = _finished_run_and_outputs("dimport", tmp_path)
+    out = StringIO()
+    call_command("import_outputs", "--run", str(run.pk), "--system", "foley", str(outputs), stdout=out)
+
+    row = SystemImport.objects.get()
+    assert row.status == Status.SUCCEEDED and row.imported == 5, row.error
+    assert f"import #{row.pk}: imported 5 outputs" in out.getvalue()
+    assert f"cpu.system_import[{row.task_id}] succeeded" in cpu.log_path.read_text(errors="replace")
+    assert "Task cpu.system_import[" not in gpu.log_path.read_text(errors="replace"), "routed to cpu"
+    _assert_one_imported_system(run, "foley")
+    assert not row.quarantine and not any(Path(default_storage.path(QUARANTINE)).glob("*"))
+    assert gpu.poll() is None and cpu.poll() is None
+
+
+def _import_killed_once_its_samples_exist(run: GenerationRun, outputs: Path, key: str, cpu) -> tuple:
+    """Queue an import and SIGKILL the cpu worker's pool process once the new system's Sample rows
+    exist (files stored, metrics under way): the state a redelivered task must not double. Returns
+    the row as it was when killed and the row once finished; the first is None if the import
+    finished before it could be killed."""
+    row = services.system_import_create(run=run, system_key=key, path=outputs)
+    services.system_import_launch(system_import=row)  # sent on commit: at once, outside a transaction
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        row.refresh_from_db()
+        if row.is_finished:
+            return None, row
+        if row.status == Status.RUNNING and Sample.objects.filter(run=run, system=key).exists():
+            children = _pool_children(cpu.pid)
+            assert children, "the cpu worker has a pool process"
+            for child in children:
+                os.kill(child, signal.SIGKILL)
+            return row, _wait_for_the_import(row.pk, 300)
+        time.sleep(0.05)
+    pytest.fail(f"import {key!r} never wrote its samples: {row.status} {row.message}")
+
+
+def test_a_worker_killed_mid_import_leaves_exactly_one_set_of_samples(gpu_and_cpu_workers, tmp_path):
+    """SIGKILL the pool process running an import after it wrote its Sample rows: late acks put the
+    task back, it starts over from the quarantine copy, and the run ends with one set of samples."""
+    _, cpu = gpu_and_cpu_workers
+    run, outputs = _finished_run_and_outputs("dkill", tmp_path)
+    missed = []
+    for key in ("foley", "foley-2", "foley-3"):  # a new name each time: a finished import keeps its own
+        killed, row = _import_killed_once_its_samples_exist(run, outputs, key, cpu)
+        # Landed mid-task: the redelivered task started the job again.
+        if killed is not None and row.started_at > killed.started_at:
+            break
+        missed.append(f"{key}: {row.status} {row.message!r}")
+    else:
+        pytest.fail(f"every import finished before the kill could land in it: {missed}")
+
+    assert row.status == Status.SUCCEEDED, f"killed at {killed.message!r}: {row.message} {row.error}"
+    assert row.imported == 5
+    _assert_one_imported_system(run, key)
+    assert not row.quarantine and not any(Path(default_storage.path(QUARANTINE)).glob("*"))
+    assert cpu.poll() is None, "the worker itself survived and replaced its pool process"
+    assert "WorkerLostError" in cpu.log_path.read_text(errors="replace")

@@ -96,7 +96,11 @@ def untouched(run: GenerationRun) -> None:
     assert not any(media.glob(f"runs/{run.uid}/*/*/mine"))
     quarantine = media / ".quarantine" / "outputs"
     assert not quarantine.exists() or not any(quarantine.iterdir())
-    assert not any(p.name.startswith("evil") for p in media.parent.rglob("evil*"))
+    # Only the places a hostile member could reach: inside media (quarantine included), the folders a
+    # "../" climbs to, and the absolute path one names. (media's parent is pytest's shared temp base.)
+    assert not any(media.rglob("evil*"))
+    escapes = [media.parent / "evil.wav", media.parent.parent / "evil.wav", Path("/tmp/evil-abs.wav")]
+    assert not [p for p in escapes if p.exists()]
 
 
 def test_only_researchers_may_import(client, django_user_model, run):
