@@ -38,7 +38,8 @@ def tone(seconds: float, freq: float) -> np.ndarray:
 @pytest.fixture
 def run(settings, tmp_path, monkeypatch) -> GenerationRun:
     """A finished run of 1-s clips (realism, alignment and timbre pairs), and the page's background
-    process replaced by running its command here."""
+    process replaced by running its command here, and the validation task run in-process."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # what the cpu worker runs, here (also in the services pass)
     settings.VAR_DIR = tmp_path / "var"
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
 
