@@ -8,11 +8,17 @@ files already exist is not generated again, so a job delivered twice leaves one 
 
 Ground truth is a system too: it vocodes the ground-truth mel of the video clip (never the raw
 recording), through the same vocoder as the generated mels, so vocoder quality does not separate
-them (paper, Evaluation Metrics).
+them (paper, Evaluation Metrics). A ground-truth mel is vocoded once: the waveform is kept in the
+worker's cache under the mel's sha256 and the vocoder's key (``GroundTruthCache``), and every later
+task, run or study of the same dataset that needs it copies the file instead of vocoding it again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -66,6 +72,8 @@ class ItemOutcome:
     ok: bool
     error: str = ""
     skipped: bool = False  # the outputs already existed (a redelivered job)
+    vocoder: str = ""  # what made the waveform (describe() of the vocoder; empty when skipped)
+    reused: bool = False  # ground truth copied from the cache instead of vocoded again
 
 
 @dataclass
@@ -74,6 +82,8 @@ class JobReport:
     seconds_model: float = 0.0
     seconds_vocoder: float = 0.0
     device: str = "cpu"
+    vocoded: int = 0  # clips that went through the vocoder
+    reused: int = 0  # ground-truth clips copied from the cache
 
     @property
     def failed(self) -> list[ItemOutcome]:
@@ -88,12 +98,76 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-class ModelCache:
-    """Models by checkpoint hash (least recently used evicted beyond `capacity`) and one vocoder."""
+class GroundTruthCache:
+    """Vocoded ground truth by (vocoder key, sha256 of the mel): ``<folder>/vocoded/<key>/ab/<sha>.wav``.
 
-    def __init__(self, device: str = "auto", capacity: int = 3) -> None:
+    The files are the exact wavs a generation wrote, so a copy is byte-for-byte what vocoding again
+    would write. Writes are atomic; a damaged entry (unreadable header) is ignored and replaced. The
+    folder holds nothing that cannot be made again and may be deleted at any time."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder) / "vocoded"
+
+    @staticmethod
+    def mel_sha256(mel: np.ndarray) -> str:
+        mel = np.ascontiguousarray(mel, dtype=np.float32)
+        return hashlib.sha256(f"{mel.shape}".encode() + mel.tobytes()).hexdigest()
+
+    def path(self, vocoder_key: str, mel_sha256: str) -> Path:
+        return self.folder / vocoder_key / mel_sha256[:2] / f"{mel_sha256}.wav"
+
+    def get(self, vocoder_key: str, mel_sha256: str, out: Path) -> bool:
+        """Copy the cached wav to ``out`` (atomically); False when there is none or it is damaged."""
+        source = self.path(vocoder_key, mel_sha256)
+        try:
+            with source.open("rb") as handle:
+                if handle.read(4) != b"RIFF" or source.stat().st_size <= 44:
+                    return False
+            _copy_atomic(source, out)
+        except OSError:
+            return False
+        return True
+
+    def put(self, vocoder_key: str, mel_sha256: str, wav: Path) -> None:
+        try:
+            _copy_atomic(wav, self.path(vocoder_key, mel_sha256))
+        except OSError:  # a full or read-only cache only costs a later vocoding
+            pass
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=target.suffix)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ModelCache:
+    """What a worker process loads once: models by checkpoint hash (least recently used evicted beyond
+    `capacity`), one vocoder, and the cache of vocoded ground truth under `cache_dir`."""
+
+    def __init__(
+        self,
+        device: str = "auto",
+        capacity: int = 3,
+        *,
+        vocoder_runtime: str = "auto",
+        vocoder_precision: str = "f32",
+        cache_dir: str | Path | None = None,
+    ) -> None:
+        from inference.models.vocoder import default_cache_dir
+
         self.device = resolve_device(device)
         self.capacity = capacity
+        self.vocoder_runtime = vocoder_runtime
+        self.vocoder_precision = vocoder_precision
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.ground_truth = GroundTruthCache(self.cache_dir)
         self._models: OrderedDict[str, nn.Module] = OrderedDict()
         self._vocoder: Vocoder | None = None
         self.loads = 0  # how many times a checkpoint was read from disk (for tests and logs)
@@ -111,7 +185,12 @@ class ModelCache:
 
     def vocoder(self) -> Vocoder:
         if self._vocoder is None:
-            self._vocoder = Vocoder(device=self.device)
+            self._vocoder = Vocoder(
+                device=self.device,
+                runtime=self.vocoder_runtime,  # type: ignore[arg-type]
+                precision=self.vocoder_precision,
+                cache_dir=self.cache_dir,
+            )
         return self._vocoder
 
 
@@ -205,26 +284,59 @@ def _run_batch(job: GenerationJob, cache: ModelCache, inputs: list, report: JobR
                     mels[i] = out
     report.seconds_model += time.perf_counter() - started
     started = time.perf_counter()
+    outcomes: list[ItemOutcome | None] = [None] * len(inputs)
+    ground_truth = job.system == GROUND_TRUTH
+    # A waveform system's batch never loads the vocoder.
+    vocoder = cache.vocoder() if ground_truth or any(wave is None for wave in waves) else None
+    hashes: dict[int, str] = {}
+    if ground_truth:  # vocoded once per mel and vocoder: copy what an earlier task made
+        for index, ((item, _, _), mel) in enumerate(zip(inputs, mels, strict=True)):
+            hashes[index] = digest = GroundTruthCache.mel_sha256(mel)
+            if cache.ground_truth.get(vocoder.key, digest, Path(item.out_wav)):
+                try:
+                    save_npy(Path(item.out_mel), mel)
+                    outcomes[index] = ItemOutcome(item.key, ok=True, vocoder=vocoder.describe(), reused=True)
+                    report.reused += 1
+                except (OSError, ValueError) as exc:
+                    outcomes[index] = ItemOutcome(item.key, ok=False, error=str(exc))
     by_frames: dict[int, list[int]] = {}
+    first_of: dict[str, int] = {}  # one vocoding for ground truth that appears twice in a batch
+    copies: list[tuple[int, int]] = []
     for index, mel in enumerate(mels):
-        if waves[index] is None:
+        if waves[index] is None and outcomes[index] is None:
+            if index in hashes and hashes[index] in first_of:
+                copies.append((index, first_of[hashes[index]]))
+                continue
+            if index in hashes:
+                first_of[hashes[index]] = index
             by_frames.setdefault(mel.shape[1], []).append(index)
     for indices in by_frames.values():
-        vocoded = cache.vocoder()(np.stack([mels[i] for i in indices]), batch_size=_vocoder_batch(job, cache))
+        assert vocoder is not None
+        vocoded = vocoder(np.stack([mels[i] for i in indices]), batch_size=_vocoder_batch(job, cache))
+        report.vocoded += len(indices)
         for i, wave in zip(indices, vocoded, strict=True):
             waves[i] = wave
-    outcomes = []
-    for (item, _, _), mel, wave in zip(inputs, mels, waves, strict=True):
+    for index, first in copies:
+        waves[index] = waves[first]
+        report.reused += 1
+    made_by = vocoder.describe() if vocoder is not None and by_frames else ""
+    for index, ((item, _, _), mel, wave) in enumerate(zip(inputs, mels, waves, strict=True)):
+        if outcomes[index] is not None:
+            continue
         try:
             if not np.isfinite(mel).all() or not np.isfinite(wave).all():
                 raise ValueError("the model produced NaN or infinity")
             save_npy(Path(item.out_mel), mel)
             save_wav(item.out_wav, wave, sample_rate=SAMPLE_RATE)
-            outcomes.append(ItemOutcome(item.key, ok=True))
+            if ground_truth:
+                cache.ground_truth.put(vocoder.key, hashes[index], Path(item.out_wav))
+            reused = any(index == copy for copy, _ in copies)
+            made = made_by or "the model (a waveform)"
+            outcomes[index] = ItemOutcome(item.key, ok=True, vocoder=made, reused=reused)
         except (OSError, ValueError) as exc:
-            outcomes.append(ItemOutcome(item.key, ok=False, error=str(exc)))
+            outcomes[index] = ItemOutcome(item.key, ok=False, error=str(exc))
     report.seconds_vocoder += time.perf_counter() - started
-    return outcomes
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
 def _mel_of(wave: np.ndarray) -> np.ndarray:

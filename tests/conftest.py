@@ -9,6 +9,20 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# The converted vocoder and the vocoded ground truth (files derived from the shipped weights and
+# rebuilt at will) are shared by the whole suite and the workers it starts: one conversion per clone,
+# not one per test. Tests that count reuse give their ModelCache a folder of their own.
+TEST_CACHE = REPO / "var" / "cache"
+os.environ.setdefault("INFERENCE_CACHE_DIR", str(TEST_CACHE))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _shared_inference_cache():
+    from django.conf import settings
+
+    settings.INFERENCE_CACHE_DIR = Path(os.environ["INFERENCE_CACHE_DIR"])
+    yield
+
 
 def ci_mode() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}

@@ -7,6 +7,10 @@ compression, map mel bands back to a linear spectrum with the filterbank's pseud
 zero), and run fast Griffin-Lim (Perraudin et al. 2013, momentum 0.99) for ``n_iter`` iterations.
 It is slow to converge and sounds phasey, but needs no weights and works for any STFT setting.
 
+On the CPU the HiFi-GAN runs in OpenVINO (``hifigan_openvino.py``: the same weights, the waveform
+within about 5e-6 of PyTorch's, about 1.4x faster on 2 cores); on CUDA, and where OpenVINO is missing
+or fails to build the model, in PyTorch. ``runtime`` forces one.
+
 Both return ``frames * hop`` samples (220160 for 860 frames). HiFi-GAN's frame ``k`` is centred on
 sample ``k * hop + 128`` (reflect padding of 384 with ``center=False``), Griffin-Lim's ISTFT on
 ``k * hop``: ``griffin_lim`` delays its output by the difference so that both align with the video.
@@ -14,6 +18,9 @@ sample ``k * hop + 128`` (reflect padding of 384 with ``center=False``), Griffin
 
 from __future__ import annotations
 
+import logging
+import os
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -21,10 +28,23 @@ import torch
 from torch import Tensor
 
 from inference.mel import HIFIGAN_MEL, MelConfig, slaney_mel_filterbank, vas_decompress
-from inference.models.hifigan import HifiganGenerator, load_pretrained_hifigan
+from inference.models import hifigan_openvino
+from inference.models.hifigan import HifiganGenerator, load_pretrained_hifigan, pretrained_weights_path
 
 Compression = Literal["hifigan", "vas"]
 Backend = Literal["auto", "hifigan", "griffin_lim"]
+Runtime = Literal["auto", "torch", "openvino"]
+RUNTIMES = ("auto", "torch", "openvino")
+PRECISIONS = hifigan_openvino.PRECISIONS
+
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    """Where derived files (the converted vocoder, vocoded ground truth) are kept when the caller names
+    no folder: ``$INFERENCE_CACHE_DIR``, else ``~/.cache/varietysound``."""
+    configured = os.environ.get("INFERENCE_CACHE_DIR")
+    return Path(configured) if configured else Path.home() / ".cache" / "varietysound"
 
 
 def hifigan_fits(config: MelConfig, compression: Compression = "hifigan") -> bool:
@@ -97,7 +117,14 @@ class Vocoder:
         device: str | torch.device = "cpu",
         weights: str = "universal",
         griffin_lim_iters: int = 32,
+        runtime: Runtime = "auto",
+        precision: str = "f32",
+        cache_dir: str | Path | None = None,
     ) -> None:
+        if runtime not in RUNTIMES:
+            raise ValueError(f"unknown vocoder runtime {runtime!r} (known: {', '.join(RUNTIMES)})")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown vocoder precision {precision!r} (known: {', '.join(PRECISIONS)})")
         fits = hifigan_fits(mel_config, compression)
         if backend == "hifigan" and not fits:
             raise ValueError(
@@ -113,6 +140,49 @@ class Vocoder:
         self.generator: HifiganGenerator | None = (
             load_pretrained_hifigan(weights, map_location=self.device) if self.backend == "hifigan" else None
         )
+        self.weights = weights
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.runtime: Literal["torch", "openvino", "griffin_lim"] = "griffin_lim"
+        self.precision = "f32"
+        self._fast = None  # the OpenVINO model, when it serves
+        if self.backend == "hifigan":
+            self.runtime = "torch"
+            wants = runtime if runtime != "auto" else ("openvino" if self.device.type == "cpu" else "torch")
+            if wants == "openvino" and self.device.type != "cpu":
+                raise ValueError("the OpenVINO vocoder runs on the CPU; use runtime='torch' on CUDA")
+            if precision != "f32" and wants != "openvino":
+                raise ValueError(f"precision {precision!r} needs the OpenVINO runtime on the CPU")
+            if wants == "openvino":
+                try:
+                    self._fast = hifigan_openvino.build(
+                        self.generator,
+                        weights_path=pretrained_weights_path(weights),
+                        cache_dir=self.cache_dir,
+                        precision=precision,
+                    )
+                    self.runtime, self.precision = "openvino", self._fast.actual_precision
+                except hifigan_openvino.RuntimeUnavailable as exc:
+                    if runtime == "openvino":
+                        raise
+                    log.warning("vocoding in PyTorch: %s", exc)
+
+    @property
+    def key(self) -> str:
+        """Names what this vocoder turns a mel into: outputs of two vocoders with one key are the same
+        (PyTorch and OpenVINO in f32 agree within 1e-5, below a 16-bit sample's step)."""
+        if self.backend == "griffin_lim":
+            return f"griffin_lim-{self.griffin_lim_iters}"
+        return f"hifigan-{self.weights}-{'f32' if self.precision in ('f32', 'float32') else self.precision}"
+
+    def describe(self) -> str:
+        if self.backend == "griffin_lim":
+            return f"Griffin-Lim, {self.griffin_lim_iters} iterations"
+        where = (
+            f"OpenVINO {hifigan_openvino.version()} ({self.precision}, {self._fast.threads} threads)"
+            if self._fast is not None
+            else f"PyTorch on {self.device}"
+        )
+        return f"HiFi-GAN V1 {self.weights}, {where}"
 
     @property
     def sample_rate(self) -> int:
@@ -134,6 +204,9 @@ class Vocoder:
         waves = []
         with torch.inference_mode():
             for chunk in x.split(batch_size):
+                if self._fast is not None:
+                    waves.append(torch.from_numpy(self._fast(chunk.numpy())))
+                    continue
                 chunk = chunk.to(self.device)
                 if self.generator is not None:
                     waves.append(self.generator(chunk).float().cpu())

@@ -312,7 +312,8 @@ class Sample(models.Model):
     provenance = models.JSONField(
         default=dict,
         blank=True,
-        help_text="Imported samples: the file, its sha256, the processing, who, when.",
+        help_text="Imported samples: the file, its sha256, the processing, who, when. Generated "
+        "ones: the vocoder that made the waveform, and whether it was reused from the cache.",
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -52,7 +52,12 @@ class WorkerTask(Task):
         if self._model_cache is None:
             from inference.generate import ModelCache
 
-            type(self)._model_cache = ModelCache(settings.INFERENCE_DEVICE)
+            type(self)._model_cache = ModelCache(
+                settings.INFERENCE_DEVICE,
+                vocoder_runtime=settings.VOCODER_RUNTIME,
+                vocoder_precision=settings.VOCODER_PRECISION,
+                cache_dir=settings.INFERENCE_CACHE_DIR,
+            )
         return self._model_cache
 
     @property

@@ -82,6 +82,8 @@ def test_the_protocol_generates_every_set_with_ground_truth_and_metrics(trained,
         assert -1.0 <= sample.metrics["cosine"] <= 1.0
     ablation = samples.get(task="ablation", system="proposed", category="dog")
     assert ablation.metrics["mcd"] > 0 and ablation.metrics["mcd_dtw"] <= ablation.metrics["mcd"] + 1e-6
+    for sample in samples.exclude(task="alignment"):  # alignment samples carry their source's audio
+        assert "HiFi-GAN V1 universal" in sample.provenance["vocoder"], sample.provenance
     table = run.summary["metrics"]["timbre"]["cosine"]
     assert set(table) == {"proposed", "baseline"}, table
     assert table["proposed"]["Average"]["n"] == 2, table["proposed"]
@@ -98,6 +100,20 @@ def test_the_protocol_generates_every_set_with_ground_truth_and_metrics(trained,
     )
     assert len(rows) == samples.count()
     assert researcher_client.get(reverse("registry:run_json", args=[run.pk])).json()["summary"]["metrics"]
+
+
+def test_a_second_run_of_the_dataset_vocodes_no_ground_truth_again(trained):
+    """Ground truth is vocoded once per clip: a later run copies it (same bytes) from the cache."""
+    call_command("generate", "--dataset", "gen", "--no-variants", *PROTOCOL)
+    call_command("generate", "--dataset", "gen", "--no-variants", *PROTOCOL)
+    first, second = GenerationRun.objects.order_by("pk")
+    assert first.status == second.status == Status.SUCCEEDED, (first.error, second.error)
+    later = Sample.objects.filter(run=second, system="ground_truth").exclude(task="alignment")
+    assert later.exists() and all(s.provenance["reused"] for s in later), [s.provenance for s in later]
+    for sample in later:
+        earlier = Sample.objects.filter(run=first, system="ground_truth", clip=sample.clip).first()
+        with earlier.audio.open("rb") as a, sample.audio.open("rb") as b:
+            assert a.read() == b.read()
 
 
 def models_f(name):

@@ -350,18 +350,31 @@ def generation_batch_run(*, run_id: int, system_key: str, sample_ids: list[int],
     for sample in samples:
         outcome = outcomes[sample.pk]
         if outcome.ok:
+            made = (
+                {"provenance": {"vocoder": outcome.vocoder, "reused": outcome.reused}}
+                if outcome.vocoder
+                else {}
+            )
             Sample.objects.filter(pk=sample.pk).update(
                 audio=_sample_path(sample, ".wav"),
                 mel=_sample_path(sample, ".npy"),
                 attempts=sample.attempts + 1,
                 error="",
+                **made,  # a redelivered job's skipped items keep what made them
             )
             generated.append(sample.pk)
         else:
             failed += 1
             Sample.objects.filter(pk=sample.pk).update(attempts=sample.attempts + 1)
             samples_fail(samples=[sample], error=outcome.error)
-    return {"generated": len(generated), "failed": failed, "ids": generated, "device": report.device}
+    return {
+        "generated": len(generated),
+        "failed": failed,
+        "ids": generated,
+        "device": report.device,
+        "vocoded": report.vocoded,
+        "reused": report.reused,
+    }
 
 
 def generation_batch_failed(*, sample_ids: list[int], error: str) -> None:
