@@ -59,6 +59,7 @@ PYTHON = (
     str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
 )
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CODE = [REPO]  # the checkout whose manage.py and workers run (--baseline runs an older one first)
 ALL_CATEGORIES = ("baby", "cough", "dog", "drum", "fireworks", "gun", "hammer", "sneeze")
 
 
@@ -75,7 +76,7 @@ class Processes:
     def start(self, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
         handle = log.open("w")
         process = subprocess.Popen(
-            args, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+            args, cwd=CODE[0], env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
         )
         handle.close()
         self.running.append(process)
@@ -125,15 +126,23 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def manage(args: list[str], env: dict[str, str], log: Path, timeout_s: float | None = None) -> float:
-    """Run ``manage.py <args>``; its output goes to ``log``. Returns the wall time; raises on failure."""
+def manage(
+    args: list[str],
+    env: dict[str, str],
+    log: Path,
+    timeout_s: float | None = None,
+    profile: Path | None = None,
+) -> float:
+    """Run ``manage.py <args>`` (under cProfile into ``profile`` if given); its output goes to ``log``.
+    Returns the wall time; raises on failure."""
     started = time.perf_counter()
+    profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
     with log.open("a") as handle:
         handle.write(f"\n$ manage.py {' '.join(args)}\n")
         handle.flush()
         result = subprocess.run(
-            [PYTHON, "manage.py", *args],
-            cwd=REPO,
+            [PYTHON, *profiler, "manage.py", *args],
+            cwd=CODE[0],
             env=env,
             stdout=handle,
             stderr=subprocess.STDOUT,
@@ -210,6 +219,7 @@ class Services:
 class ModeResult:
     mode: str
     processes: int
+    code: str
     threads: int
     wall_s: float
     run_s: float | None  # started_at -> finished_at of the GenerationRun row
@@ -218,7 +228,9 @@ class ModeResult:
     samples: int
     succeeded: int
     failed: int
-    vocoded: int
+    vocoded: int  # samples that went through the vocoder (not alignment, not reused ground truth)
+    reused: int = 0  # ground-truth samples copied from the vocoded-ground-truth cache
+    profile: str = ""  # the top of the cProfile of an eager run (--profile)
     counts: dict[tuple[str, str], int] = field(default_factory=dict)  # (system, task) -> succeeded rows
     worker_start_s: float | None = None
     load: tuple[float, float] = (0.0, 0.0)  # 1-min load average when the command started and ended
@@ -280,8 +292,9 @@ def run_mode(
     log = logs / f"generate-{mode}.log"
     cpu_before = children_cpu_seconds()
     load_before = os.getloadavg()[0]
+    profile = logs / f"generate-{mode}.prof" if args.profile and n == 0 else None
     if n == 0:
-        wall = manage(generate, env, log, timeout_s=args.timeout_min * 60)
+        wall = manage(generate, env, log, timeout_s=args.timeout_min * 60, profile=profile)
         cpu = children_cpu_seconds() - cpu_before
     else:
         env = {**env, "CELERY_BROKER_URL": services.broker}
@@ -331,23 +344,28 @@ def run_mode(
         raise RuntimeError(f"no generation run named {name!r} in the database")
     run_id, status, started_at, finished_at = rows[0]
     counts_rows = services.query(
-        "SELECT system, task, status, count(*) FROM registry_sample WHERE run_id = %s GROUP BY 1, 2, 3",
+        "SELECT system, task, status, coalesce(provenance->>'reused', 'false') = 'true', count(*) "
+        "FROM registry_sample WHERE run_id = %s GROUP BY 1, 2, 3, 4",
         (run_id,),
     )
     counts: dict[tuple[str, str], int] = {}
-    samples = succeeded = failed = vocoded = 0
-    for system, task, sample_status, count in counts_rows:
+    samples = succeeded = failed = vocoded = reused = 0
+    for system, task, sample_status, was_reused, count in counts_rows:
         samples += count
         if sample_status == "succeeded":
             succeeded += count
             counts[(system, task)] = counts.get((system, task), 0) + count
             if task != "alignment":
-                vocoded += count
+                if was_reused:
+                    reused += count
+                else:
+                    vocoded += count
         elif sample_status == "failed":
             failed += count
     run_s = (finished_at - started_at).total_seconds() if started_at and finished_at else None
     return ModeResult(
         mode=mode,
+        code=args.code_label,
         processes=n,
         threads=threads,
         wall_s=wall,
@@ -358,10 +376,34 @@ def run_mode(
         succeeded=succeeded,
         failed=failed,
         vocoded=vocoded,
+        reused=reused,
+        profile=top_of_profile(profile) if profile else "",
         counts=counts,
         worker_start_s=worker_start,
         load=(load_before, os.getloadavg()[0]),
     )
+
+
+def top_of_profile(path: Path, lines: int = 15) -> str:
+    """The functions that took the most time of their own (tottime), as a markdown table."""
+    import pstats
+
+    stats = pstats.Stats(str(path))
+    total = stats.total_tt
+    rows = []
+    entries = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:lines]  # type: ignore[attr-defined]
+    for (filename, line, name), (_, calls, tottime, cumtime, _) in entries:
+        where = filename.split("site-packages/")[-1] if "site-packages/" in filename else Path(filename).name
+        rows.append(
+            [
+                f"`{name}` ({where}:{line})",
+                calls,
+                f"{tottime:.1f}",
+                f"{100 * tottime / total:.0f} %",
+                f"{cumtime:.1f}",
+            ]
+        )
+    return markdown_table(["function (own time)", "calls", "tottime s", "share", "cumtime s"], rows)
 
 
 # --- report ----------------------------------------------------------------------------------------
@@ -382,6 +424,7 @@ def results_table(results: list[ModeResult], *, categories: int, seconds: float,
         per_category = r.wall_s / categories
         rows.append(
             [
+                r.code,
                 describe_mode(r, layout),
                 r.status,
                 f"{r.succeeded} / {r.samples}" + (f" ({r.failed} failed)" if r.failed else ""),
@@ -390,6 +433,7 @@ def results_table(results: list[ModeResult], *, categories: int, seconds: float,
                 f"{r.succeeded / r.wall_s:.3f}",
                 f"{r.vocoded / r.wall_s:.3f}",
                 f"{r.vocoded * seconds / r.wall_s:.2f}",
+                f"{r.vocoded} ({r.reused})",
                 f"{r.cpu_s:.0f} ({r.cpu_s / r.wall_s:.2f} cores)",
                 f"{per_category / 60:.1f}",
                 f"{8 * per_category / 60:.0f}",
@@ -398,6 +442,7 @@ def results_table(results: list[ModeResult], *, categories: int, seconds: float,
         )
     return markdown_table(
         [
+            "code",
             "mode",
             "run status",
             "samples succeeded / rows",
@@ -406,6 +451,7 @@ def results_table(results: list[ModeResult], *, categories: int, seconds: float,
             "samples/s",
             "vocoded samples/s",
             "vocoded audio-s per s",
+            "vocoder calls (ground truth reused)",
             "CPU s (cores busy)",
             "min per category (wall / categories)",
             "EXTRAPOLATED min for 8 categories",
@@ -425,39 +471,23 @@ def counts_table(result: ModeResult, categories: int) -> str:
     return markdown_table(["system (succeeded samples per category)", *tasks], rows)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--categories", default="dog,drum", help="comma-separated, or 'all' (the full protocol)"
-    )
-    parser.add_argument("--clips-per-category", type=int, default=50, help="50: 10 test clips per category")
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--modes", default="1,2,eager", help="comma-separated: worker processes, or 'eager'")
-    parser.add_argument("--layout", choices=["prefork", "separate"], default="prefork")
-    parser.add_argument("--threads", type=int, help="torch threads per process (default: nproc // processes)")
-    parser.add_argument("--batch-size", type=int, default=16, help="generate --batch-size (its default: 16)")
-    parser.add_argument(
-        "--protocol-counts",
-        type=lambda s: tuple(int(x) for x in s.split(",")),
-        help="realism,timbre-references,timbre-videos,ablation-pairs (default: the paper's 10,5,3,10)",
-    )
-    parser.add_argument("--root", type=Path, default=REPO / "var" / "bench" / "protocol")
-    parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
-    parser.add_argument("--broker", default="redis://127.0.0.1:6379/14")
-    parser.add_argument("--timeout-min", type=float, default=240.0, help="per generate command")
-    parser.add_argument("--keep-database", action="store_true")
-    parser.add_argument("--no-record", action="store_true", help="do not append to docs/benchmarks.md")
-    args = parser.parse_args()
-    args.category_list = (
-        list(ALL_CATEGORIES)
-        if args.categories == "all"
-        else [c.strip() for c in args.categories.split(",") if c.strip()]
-    )
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    for mode in modes:
-        if mode != "eager" and not (mode.isdigit() and int(mode) >= 1):
-            parser.error(f"--modes: {mode!r} is neither 'eager' nor a number of processes")
+def baseline_checkout(rev: str, root: Path) -> Path:
+    """A detached worktree of ``rev`` beside the benchmark's data (the same venv runs it)."""
+    target = root / "baseline" / rev.replace("/", "_")
+    if not (target / "manage.py").is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "add", "--detach", "--force", str(target), rev], check=True
+        )
+    return target
 
+
+def run_code(
+    args: argparse.Namespace, modes: list[str]
+) -> tuple[list[ModeResult], dict[str, float], Services]:
+    """Set up a database, the data and the checkpoints for the checkout in CODE[0], then run each mode.
+    Each checkout starts with an empty inference cache (converted vocoder, vocoded ground truth): its
+    first mode vocodes every ground-truth clip, later modes may reuse them as later runs would."""
     tag = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
     services = Services(
         postgres=args.postgres.rstrip("/"),
@@ -478,11 +508,11 @@ def main() -> int:
         "VAR_DIR": str(root / "var"),
         "PYTHONUNBUFFERED": "1",
         "OMP_NUM_THREADS": str(os.cpu_count() or 1),
+        "INFERENCE_CACHE_DIR": str(root / "var" / f"cache-{tag}"),
     }
     procs = Processes()
     # A Ctrl-C or kill of this script still stops the workers (atexit runs on SystemExit).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    load_before = os.getloadavg()[0]
     dataset = f"bench-protocol-{len(args.category_list)}cat-{args.clips_per_category}x{args.seconds:g}s"
     setup: dict[str, float] = {}
     results: list[ModeResult] = []
@@ -535,6 +565,65 @@ def main() -> int:
             flush=True,
         )
 
+    return results, setup, services
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--categories", default="dog,drum", help="comma-separated, or 'all' (the full protocol)"
+    )
+    parser.add_argument("--clips-per-category", type=int, default=50, help="50: 10 test clips per category")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--modes", default="1,2,eager", help="comma-separated: worker processes, or 'eager'")
+    parser.add_argument("--layout", choices=["prefork", "separate"], default="prefork")
+    parser.add_argument("--threads", type=int, help="torch threads per process (default: nproc // processes)")
+    parser.add_argument("--batch-size", type=int, default=16, help="generate --batch-size (its default: 16)")
+    parser.add_argument(
+        "--protocol-counts",
+        type=lambda s: tuple(int(x) for x in s.split(",")),
+        help="realism,timbre-references,timbre-videos,ablation-pairs (default: the paper's 10,5,3,10)",
+    )
+    parser.add_argument("--root", type=Path, default=REPO / "var" / "bench" / "protocol")
+    parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--timeout-min", type=float, default=240.0, help="per generate command")
+    parser.add_argument("--keep-database", action="store_true")
+    parser.add_argument("--no-record", action="store_true", help="do not append to docs/benchmarks.md")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="first run the same modes on git revision REV (a worktree): before/after",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the eager mode; its top goes in the report"
+    )
+    args = parser.parse_args()
+    args.category_list = (
+        list(ALL_CATEGORIES)
+        if args.categories == "all"
+        else [c.strip() for c in args.categories.split(",") if c.strip()]
+    )
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    for mode in modes:
+        if mode != "eager" and not (mode.isdigit() and int(mode) >= 1):
+            parser.error(f"--modes: {mode!r} is neither 'eager' nor a number of processes")
+
+    codes: list[tuple[Path, str]] = []
+    if args.baseline:
+        codes.append((baseline_checkout(args.baseline, args.root.resolve()), f"before ({args.baseline})"))
+    codes.append((REPO, "this checkout" if args.baseline else ""))
+    load_before = os.getloadavg()[0]
+    results: list[ModeResult] = []
+    setups: list[str] = []
+    for code, label in codes:
+        CODE[0] = code
+        args.code_label = label
+        done, setup, services = run_code(args, modes)
+        results += done
+        setups.append((f"{label}: " if label else "") + ", ".join(f"{k} {v:.0f} s" for k, v in setup.items()))
+    CODE[0] = REPO
+
     categories = len(args.category_list)
     counts = args.protocol_counts or (10, 5, 3, 10)
     bullets = [
@@ -549,7 +638,7 @@ def main() -> int:
         "category; 1-step tiny checkpoints of both systems (speed does not depend on training); "
         "pretrained HiFi-GAN on the CPU",
         "services: PostgreSQL 127.0.0.1 (a database created for the run and dropped after it), Redis "
-        f"`{args.broker}` with key prefix `{services.key_prefix}`; workers: `celery --workdir platform -A config "
+        f"`{args.broker}` with a key prefix of its own per checkout; workers: `celery --workdir platform -A config "
         "worker -Q gpu,cpu,default` "
         + (
             "--concurrency N (one worker, N prefork processes)"
@@ -563,7 +652,9 @@ def main() -> int:
         "excluded; run s: the run row's started_at -> finished_at; samples/s counts every Sample row (alignment "
         "ones reuse the realism audio, muxed); vocoded samples/s and audio-s per s count the rows that went "
         "through model + vocoder; CPU s: the command plus every process of the workers' groups",
-        "set-up (not in the figures): " + ", ".join(f"{k} {v:.0f} s" for k, v in setup.items()),
+        "set-up (not in the figures): " + "; ".join(setups),
+        "vocoder calls: the non-alignment samples that went through the vocoder; in brackets the ground-truth "
+        "samples copied from the cache of vocoded ground truth instead (each checkout starts with it empty)",
         "EXTRAPOLATED 8-category figure = 8 x (wall / categories); it assumes time grows linearly with "
         "categories (model loads and finalize do not, so it slightly overestimates); it was not measured",
         f"1-min load average {load_before:.2f} at the start, {os.getloadavg()[0]:.2f} at the end on "
@@ -571,7 +662,15 @@ def main() -> int:
     ]
     body = [results_table(results, categories=categories, seconds=args.seconds, layout=args.layout)]
     if results:
-        body += ["", counts_table(results[0], categories)]
+        body += ["", counts_table(results[-1], categories)]
+    for r in results:
+        if r.profile:
+            body += [
+                "",
+                f"Top of the profile, {r.code or 'this checkout'}, mode {r.mode} (cProfile, own time):",
+                "",
+                r.profile,
+            ]
     text = section(
         "Generation protocol end to end on the CPU, Celery workers on PostgreSQL + Redis",
         date=utc_now(),

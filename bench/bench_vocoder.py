@@ -133,7 +133,11 @@ def runtimes(model, threads: int, cache_dir: Path, with_compile: bool) -> dict:
         print("onnxruntime is not installed: skipped (pip install -e '.[dev]')")
     for precision in ("f32", "bf16"):
         runtime = hov.build(
-            model, weights_path=pretrained_weights_path(), cache_dir=cache_dir, precision=precision, threads=threads
+            model,
+            weights_path=pretrained_weights_path(),
+            cache_dir=cache_dir,
+            precision=precision,
+            threads=threads,
         )
         label = f"OpenVINO {runtime.actual_precision}"
         if label not in out:
@@ -208,7 +212,8 @@ def layout(processes: int, threads: int, clips: int, cache_dir: Path, runtime: s
     context = mp.get_context("spawn")
     queues = [context.Queue() for _ in range(processes)]
     workers = [
-        context.Process(target=_layout_worker, args=(threads, clips, str(cache_dir), runtime, q)) for q in queues
+        context.Process(target=_layout_worker, args=(threads, clips, str(cache_dir), runtime, q))
+        for q in queues
     ]
     for worker in workers:
         worker.start()
@@ -224,7 +229,9 @@ def layout(processes: int, threads: int, clips: int, cache_dir: Path, runtime: s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, nargs="+", default=[os.cpu_count() or 1, 1])
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile (slow to compile)")
@@ -242,7 +249,9 @@ def main() -> None:
     speed_rows = []
     for threads in args.threads:
         print(f"{threads} thread(s):")
-        fns = runtimes(model, threads, cache_dir, with_compile=not args.no_compile and threads == args.threads[0])
+        fns = runtimes(
+            model, threads, cache_dir, with_compile=not args.no_compile and threads == args.threads[0]
+        )
         times, diffs = time_runtimes(fns, mel, args.repeats)
         eager = statistics.median(times["PyTorch eager"])
         for name, runs in times.items():
@@ -291,7 +300,8 @@ def main() -> None:
         "Metrics from PyTorch eager / OpenVINO f32 waveforms (SynthVAS clips, 10 s, against the recording):",
         "",
         markdown_table(
-            ["clip", "max abs diff", "MCD dB", "MCD-DTW dB", "Resemblyzer cosine", "same to 3 decimals"], agreement
+            ["clip", "max abs diff", "MCD dB", "MCD-DTW dB", "Resemblyzer cosine", "same to 3 decimals"],
+            agreement,
         ),
         "",
         "Worker layout (processes x threads on the machine's cores; clips vocoded per second in all):",
